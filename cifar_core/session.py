@@ -1,0 +1,75 @@
+"""One run's TensorFlow side: the model, Adam, the compiled training step, evaluation.
+
+Kept apart from trainer.py (threads, state, checkpoints) so that module needs
+no TensorFlow at import time, and so benchmarks can time the bare step.
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cifar_core import augment, checkpoints
+from cifar_core.model import build_model
+
+EVAL_BATCH = 500  # images per forward pass when evaluating: large enough to be efficient, small in memory
+
+
+class TrainingSession:
+    def __init__(self, config, dataset):
+        self.config = config
+        self.dataset = dataset
+        keras.utils.set_random_seed(config.seed)  # the initial weights follow the seed
+        self.model = build_model(config)
+        self.optimizer = keras.optimizers.Adam(config.learning_rate)
+        self.optimizer.build(self.model.trainable_variables)
+        self._loss = keras.losses.SparseCategoricalCrossentropy()
+        self._step_fn = tf.function(self._train_step)  # XLA (jit_compile) measured slower on CPU here
+        self._rng = np.random.default_rng(config.seed)
+
+    @property
+    def step(self):
+        """The global step: Adam's iteration count, so it is saved and restored with the optimizer."""
+        return int(self.optimizer.iterations.numpy())
+
+    def restore(self, path):
+        meta = checkpoints.restore(path, self.model, self.optimizer)
+        self._rng = np.random.default_rng([self.config.seed, self.step])  # do not replay the same batches
+        return meta
+
+    def train_step(self, start_step, target_step):
+        """One batch of `batch_size` random training images. Returns (batch accuracy, loss)."""
+        c = self.config
+        self.optimizer.learning_rate.assign(c.learning_rate_at(self.step - start_step))
+        index = self._rng.integers(0, len(self.dataset.train_labels), c.batch_size)
+        seed = tf.constant([c.seed, self.step], tf.int32)
+        accuracy, loss = self._step_fn(self.dataset.train_images[index], self.dataset.train_labels[index], seed)
+        return float(accuracy), float(loss)
+
+    def _train_step(self, images, labels, seed):
+        # images: (B, 32, 32, 3) uint8; labels: (B,) int64
+        x = augment.distort(images, seed, self.config.distortions)  # (B, 24, 24, 3) float32
+        with tf.GradientTape() as tape:
+            probabilities = self.model(x, training=True)
+            loss = self._loss(labels, probabilities)
+        gradients = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        hits = tf.equal(tf.argmax(probabilities, axis=1), labels)
+        return tf.reduce_mean(tf.cast(hits, tf.float32)), loss
+
+    def evaluate(self, count=None):
+        """Accuracy (0..1) on the first `count` test images (all when None), centre-cropped."""
+        images = self.dataset.test_images[:count]
+        labels = self.dataset.test_labels[:count]
+        return float(np.mean(predict_classes(self.model, images) == labels))
+
+
+def predict_probabilities(model, images, batch_size=EVAL_BATCH):
+    """(N, 32, 32, 3) uint8 -> (N, 10) float32 class probabilities, in batches."""
+    out = np.empty((len(images), 10), np.float32)
+    for start in range(0, len(images), batch_size):
+        x = augment.centre_crop(images[start:start + batch_size])
+        out[start:start + batch_size] = model(x, training=False).numpy()
+    return out
+
+
+def predict_classes(model, images):
+    return np.argmax(predict_probabilities(model, images), axis=1)
