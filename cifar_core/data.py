@@ -16,7 +16,6 @@ import tarfile
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -41,8 +40,9 @@ OFFICIAL_FILE_MD5 = {
 }
 BATCH_FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
-GET_DATA_HINT = ("get it with `python -m cifar_core download`, or offline: download "
-                 "cifar-10-python.tar.gz elsewhere, then `python -m cifar_core download --from cifar-10-python.tar.gz`")
+GET_DATA_HINT = ("get it with `python -m cifar_core download`, or offline: download cifar-10-python.tar.gz "
+                 "elsewhere, then `python -m cifar_core download --from cifar-10-python.tar.gz`")
+FROM_HINT = "download it on another machine, then run `python -m cifar_core download --from PATH`"
 _TEMP_PREFIX = ".cifar-tmp-"  # our temporaries in the target folder, swept when stale
 _CHUNK = 1 << 16  # 64 KiB per read: frequent progress calls, negligible overhead
 
@@ -93,8 +93,9 @@ def _candidates(data_dir=None) -> list:
 
 
 def find_dataset(data_dir=None) -> Path | None:
-    """The cifar-10-batches-py folder: explicit dir, else $CIFAR10_DATA_DIR, else
-    data/CIFAR-10, else the Keras cache. None when absent."""
+    """The cifar-10-batches-py folder, or None. An explicit data_dir, else $CIFAR10_DATA_DIR,
+    is the only place looked at (a wrong path should not silently fall back); otherwise
+    data/CIFAR-10 under the cwd, then the Keras cache ~/.keras/datasets."""
     for place in _candidates(data_dir):
         if (found := _batches_in(place)) is not None:
             return found
@@ -103,7 +104,7 @@ def find_dataset(data_dir=None) -> Path | None:
 
 def _install_root(data_dir=None) -> Path:
     """Where download/install put cifar-10-batches-py/: the explicit dir, env var or default."""
-    root = Path(_candidates(data_dir)[0]).expanduser()
+    root = _candidates(data_dir)[0].expanduser()
     return root.parent if root.name == BATCH_FOLDER else root
 
 
@@ -222,11 +223,8 @@ def load_dataset(data_dir=None) -> Dataset:
 # --- installing ------------------------------------------------------------
 
 def _md5_of(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    with open(path, "rb") as f:  # streamed: the archive is 163 MB
+        return hashlib.file_digest(f, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
 def _remove(path: Path):
@@ -308,15 +306,15 @@ def install_archive(archive_path, data_dir=None, progress=None, expected_md5=ARC
             progress(size, size)
         return final.resolve()
     except (tarfile.TarError, EOFError, OSError, ValueError) as e:  # truncated/corrupt archive, disk
-        raise DataError(f"{archive}: cannot extract ({type(e).__name__}: {e}); download the "
-                        "archive again") from None
+        raise DataError(f"{archive}: cannot extract or install ({type(e).__name__}: {e}); check the "
+                        "disk space, or download the archive again") from None
     finally:
         _remove(tmp)
 
 
-def _fetch(url, part: Path, progress, timeout) -> bool:
+def _fetch(url, part: Path, progress, timeout):
     """One HTTP attempt that appends to `part`, resuming with a Range request.
-    Returns True when complete; raises on a network error or a short read."""
+    Returns when complete; raises on a network error or a short read."""
     done = part.stat().st_size
     request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
     with urllib.request.urlopen(request, timeout=timeout) as resp:
@@ -332,7 +330,6 @@ def _fetch(url, part: Path, progress, timeout) -> bool:
                     progress(done, total)
     if total is not None and done < total:
         raise ConnectionError(f"connection closed after {done} of {total} bytes")
-    return True
 
 
 def download(data_dir=None, progress=None, url=OFFICIAL_URL, expected_md5=ARCHIVE_MD5,
@@ -367,12 +364,11 @@ def download(data_dir=None, progress=None, url=OFFICIAL_URL, expected_md5=ARCHIV
             # An attempt that made progress does not count against the retries.
             failures = 0 if part.stat().st_size > before else failures + 1
             if failures > retries or (code is not None and 400 <= code < 500 and code not in (408, 416, 429)):
-                raise DataError(f"could not download {url} ({type(error).__name__}: {error}); download "
-                                "it on another machine, then run `python -m cifar_core download --from PATH`")
+                raise DataError(f"could not download {url} ({type(error).__name__}: {error}); {FROM_HINT}")
             time.sleep(backoff * 2 ** max(failures - 1, 0))
         if expected_md5 is not None and (md5 := _md5_of(part)) != expected_md5:
-            raise DataError(f"downloaded {url} but its MD5 is {md5}, expected {expected_md5}; run the "
-                            "download again, or fetch it elsewhere and use `python -m cifar_core download --from PATH`")
+            raise DataError(f"downloaded {url} but its MD5 is {md5}, expected {expected_md5}; try again, "
+                            f"or {FROM_HINT}")
         return install_archive(part, data_dir=root, expected_md5=None)
     finally:
         _remove(part)

@@ -256,3 +256,8 @@ def get_job(checkpoint_dir=checkpoints.DEFAULT_DIR, data_dir=None):
             import keras  # noqa: F401  atexit is last-in-first-out: register after TF/Keras did theirs
             atexit.register(_job.shutdown)
         return _job
+
+
+def existing_job():
+    """The process's training job if one was created, else None (never imports TensorFlow)."""
+    return _job
