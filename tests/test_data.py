@@ -18,14 +18,15 @@ import pytest
 
 from cifar_core import data
 from cifar_core.data import BATCH_FOLDER, DataError, DatasetNotFound
-from tiny_cifar import CLASS_NAMES, write_batch, write_cifar_folder
+from tiny_cifar import CLASS_NAMES, write_cifar_folder
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """No env var, an empty cwd and an empty HOME (no Keras cache), no proxies."""
-    for var in ("CIFAR10_DATA_DIR", "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for var in ("CIFAR10_DATA_DIR", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.upper(), raising=False)
     for name in ("cwd", "home"):
         (tmp_path / name).mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
@@ -43,10 +44,11 @@ def md5(path):
 
 
 def add_bytes(tar, name, payload=b"x", **attrs):
+    """Append member `name`: a file holding payload, or what attrs say (type=tarfile.SYMTYPE...)."""
     info = tarfile.TarInfo(name)
-    info.size = len(payload)
     for key, value in attrs.items():
         setattr(info, key, value)
+    info.size = len(payload) if info.isfile() else 0
     tar.addfile(info, io.BytesIO(payload) if info.isfile() else None)
 
 
@@ -88,7 +90,8 @@ def test_pixel_rows_become_height_width_channel_images(folder):
     row[0 * 1024 + 0 * 32 + 1] = 200   # R at y=0, x=1
     row[1 * 1024 + 2 * 32 + 3] = 100   # G at y=2, x=3
     row[2 * 1024 + 31 * 32 + 31] = 50  # B at y=31, x=31
-    batch = {b"batch_label": b"testing batch 1 of 1", b"labels": [7], b"data": row[None, :], b"filenames": [b"x.png"]}
+    batch = {b"batch_label": b"testing batch 1 of 1", b"labels": [7], b"data": row[None, :],
+             b"filenames": [b"x.png"]}
     (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=4))
 
     ds = data.load_dataset(folder)
@@ -100,7 +103,8 @@ def test_pixel_rows_become_height_width_channel_images(folder):
 
 
 def test_official_is_true_only_when_every_file_matches_the_published_md5(folder, monkeypatch):
-    monkeypatch.setattr(data, "OFFICIAL_FILE_MD5", {name: md5(folder / name) for name in data.OFFICIAL_FILE_MD5})
+    published = {name: md5(folder / name) for name in data.OFFICIAL_FILE_MD5}
+    monkeypatch.setattr(data, "OFFICIAL_FILE_MD5", published)
     assert data.load_dataset(folder).official is True
 
 
@@ -136,35 +140,39 @@ def test_malicious_batch_is_refused_before_its_code_runs(folder, tmp_path):
     assert probe.exists()
 
     marker = tmp_path / "pwned"
-    (folder / "data_batch_1").write_bytes(pickle.dumps({b"data": Payload(marker), b"labels": []}, protocol=4))
+    evil = {b"data": Payload(marker), b"labels": []}
+    (folder / "data_batch_1").write_bytes(pickle.dumps(evil, protocol=4))
     with pytest.raises(DataError, match="data_batch_1.*refused pickle global .*open"):
         data.load_dataset(folder)
     assert not marker.exists()
 
 
-def rewrite(path, **changes):
-    batch = pickle.loads(path.read_bytes())
+@pytest.mark.parametrize("name, changes, message", [
+    ("data_batch_2", {"labels": [10] + [0] * 39}, r"data_batch_2: field 'labels' must lie in 0\.\.9"),
+    ("data_batch_2", {"labels": [0] * 39}, r"data_batch_2: field 'labels' must be 40 integers"),
+    ("data_batch_3", {"data": np.zeros((40, 3071), np.uint8)}, r"data_batch_3: field 'data'.*\(40, 3071\)"),
+    ("test_batch", {"data": np.zeros((100, 3072), np.float32)}, r"test_batch: field 'data' must be uint8"),
+    ("data_batch_1", {"labels": None}, r"data_batch_1: missing field 'labels'"),
+    ("batches.meta", {"label_names": [b"cat"] * 9}, r"batches.meta: field 'label_names' must hold 10"),
+])
+def test_bad_field_error_names_file_and_field(folder, name, changes, message):
+    batch = pickle.loads((folder / name).read_bytes())
     for key, value in changes.items():
         if value is None:
             del batch[key.encode()]
         else:
             batch[key.encode()] = value
-    path.write_bytes(pickle.dumps(batch, protocol=4))
-
-
-@pytest.mark.parametrize("damage, message", [
-    (lambda f: rewrite(f / "data_batch_2", labels=[10] + [0] * 39), r"data_batch_2: field 'labels' must lie in 0\.\.9"),
-    (lambda f: rewrite(f / "data_batch_2", labels=[0] * 39), r"data_batch_2: field 'labels' must be 40 integers"),
-    (lambda f: rewrite(f / "data_batch_3", data=np.zeros((40, 3071), np.uint8)), r"data_batch_3: field 'data' must be uint8 \(N, 3072\)"),
-    (lambda f: rewrite(f / "test_batch", data=np.zeros((100, 3072), np.float32)), r"test_batch: field 'data' must be uint8"),
-    (lambda f: rewrite(f / "data_batch_1", labels=None), r"data_batch_1: missing field 'labels'"),
-    (lambda f: rewrite(f / "batches.meta", label_names=[b"cat"] * 9), r"batches.meta: field 'label_names' must hold 10"),
-    (lambda f: (f / "data_batch_4").unlink(), r"missing batch file\(s\) data_batch_4"),
-    (lambda f: (f / "data_batch_5").write_bytes(b"\x80\x04garbage"), r"data_batch_5: not a readable CIFAR-10 pickle"),
-])
-def test_damaged_folder_error_names_file_and_field(folder, damage, message):
-    damage(folder)
+    (folder / name).write_bytes(pickle.dumps(batch, protocol=4))
     with pytest.raises(DataError, match=message):
+        data.load_dataset(folder)
+
+
+def test_missing_or_unreadable_batch_file_is_named(folder):
+    (folder / "data_batch_4").unlink()
+    with pytest.raises(DataError, match=r"missing batch file\(s\) data_batch_4;.*cifar_core download"):
+        data.load_dataset(folder)
+    (folder / "data_batch_4").write_bytes(b"\x80\x04garbage")
+    with pytest.raises(DataError, match=r"data_batch_4: not a readable CIFAR-10 pickle"):
         data.load_dataset(folder)
 
 
@@ -233,24 +241,24 @@ def test_reinstall_replaces_the_dataset_and_reload_sees_it(tmp_path):
     assert leftovers(target) == [BATCH_FOLDER]
 
 
-def fifo(tar):
-    add_bytes(tar, f"{BATCH_FOLDER}/pipe", b"", type=tarfile.FIFOTYPE)
+ABSOLUTE = "/tmp/cifar-test-absolute-member.txt"
 
 
-@pytest.mark.parametrize("extra, member", [
-    (lambda tar: add_bytes(tar, f"{BATCH_FOLDER}/../../escaped.txt"), "escaped.txt"),
-    (lambda tar: add_bytes(tar, "/tmp/cifar-test-absolute-member.txt"), "/tmp/cifar-test-absolute-member.txt"),
-    (lambda tar: add_bytes(tar, f"{BATCH_FOLDER}/link", b"", type=tarfile.SYMTYPE, linkname="/etc/passwd"), "link"),
-    (lambda tar: add_bytes(tar, f"{BATCH_FOLDER}/hard", b"", type=tarfile.LNKTYPE, linkname=f"{BATCH_FOLDER}/data_batch_1"), "hard"),
-    (fifo, "pipe"),
+@pytest.mark.parametrize("member, attrs", [
+    (f"{BATCH_FOLDER}/../../escaped.txt", {}),
+    (ABSOLUTE, {}),
+    (f"{BATCH_FOLDER}/link", {"type": tarfile.SYMTYPE, "linkname": "/etc/passwd"}),
+    (f"{BATCH_FOLDER}/hard", {"type": tarfile.LNKTYPE, "linkname": f"{BATCH_FOLDER}/data_batch_1"}),
+    (f"{BATCH_FOLDER}/pipe", {"type": tarfile.FIFOTYPE}),
 ])
-def test_unsafe_member_refuses_the_whole_archive_and_leaves_nothing(folder, tmp_path, extra, member):
-    archive = make_archive(tmp_path / "evil.tar.gz", folder, extra)  # unsafe member comes last
+def test_unsafe_member_refuses_the_whole_archive_and_leaves_nothing(folder, tmp_path, member, attrs):
+    # The unsafe member comes last, after every good file has been extracted.
+    archive = make_archive(tmp_path / "evil.tar.gz", folder, lambda tar: add_bytes(tar, member, **attrs))
     target = tmp_path / "target"
     with pytest.raises(DataError, match=f"evil.tar.gz: refused.*{member}"):
         data.install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == []
-    assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/cifar-test-absolute-member.txt").exists()
+    assert not (tmp_path / "escaped.txt").exists() and not Path(ABSOLUTE).exists()
 
 
 def test_refused_archive_leaves_an_existing_dataset_untouched(folder, tmp_path):
@@ -266,7 +274,8 @@ def test_refused_archive_leaves_an_existing_dataset_untouched(folder, tmp_path):
 def test_bad_checksum_names_both_hashes_and_leaves_nothing(folder, tmp_path):
     archive = make_archive(tmp_path / "cifar-10-python.tar.gz", folder)
     target = tmp_path / "target"
-    with pytest.raises(DataError, match=f"cifar-10-python.tar.gz: MD5 is {md5(archive)}, expected {'0' * 32}"):
+    wrong = "0" * 32
+    with pytest.raises(DataError, match=f"cifar-10-python.tar.gz: MD5 is {md5(archive)}, expected {wrong}"):
         data.install_archive(archive, target, expected_md5="0" * 32)
     assert not target.exists() or leftovers(target) == []
 
