@@ -57,9 +57,10 @@ class TrainConfig:
         """Adam's learning rate at a step of a run (0-based)."""
         if self.schedule == "constant":
             return self.learning_rate
-        if step_in_run < self.warmup_steps:
-            return self.learning_rate * (step_in_run + 1) / self.warmup_steps
-        progress = (step_in_run - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        warmup = min(self.warmup_steps, self.steps // 5)  # a short run still spends most steps learning
+        if step_in_run < warmup:
+            return self.learning_rate * (step_in_run + 1) / warmup
+        progress = (step_in_run - warmup) / max(1, self.steps - warmup)
         return self.learning_rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     def validate(self):
