@@ -1,0 +1,73 @@
+"""Feature maps: what each convolution layer sees in one image, and what the network concludes."""
+import numpy as np
+import streamlit as st
+
+import common
+import drawing
+from cifar_core import uploads
+
+SOURCES = ("Gallery", "Test image number", "Class", "Your own photo")
+
+
+def pick(index):
+    st.session_state["fm_gallery_pick"] = index
+
+
+def gallery(dataset):
+    """The first test image of each class, with a button under each; -> the picked test index."""
+    firsts = [int(np.flatnonzero(dataset.test_labels == c)[0]) for c in np.unique(dataset.test_labels)]
+    cells = st.columns(len(firsts))
+    for cell, index in zip(cells, firsts):
+        cell.image(drawing.upscale(dataset.test_images[index], 3), width="stretch")
+        cell.button(dataset.class_names[dataset.test_labels[index]], key=f"fm_pick_{index}", on_click=pick,
+                    args=(index,), width="stretch")
+    return st.session_state.get("fm_gallery_pick", firsts[0])
+
+
+def uploaded_photo():
+    """The learner's last good upload, or None; a bad upload shows why and keeps the previous one."""
+    upload = st.file_uploader("A photo of your own (PNG or JPEG); it is cropped to a square and shrunk to 32x32",
+                              type=["png", "jpg", "jpeg"], key="fm_upload")
+    if upload is not None:
+        try:
+            st.session_state["fm_photo"] = uploads.image_from_upload(upload.getvalue())
+        except uploads.UploadError as error:
+            st.error(str(error))
+    return st.session_state.get("fm_photo")
+
+
+def image_controls(dataset):
+    """-> (image (32, 32, 3) uint8, true class or None, description)."""
+    source = st.radio("Choose an image", SOURCES, horizontal=True, key="fm_source")
+    count = len(dataset.test_labels)
+    if source == "Your own photo":
+        photo = uploaded_photo()
+        if photo is not None:
+            return photo, None, "your photo"
+        st.caption("No photo yet: showing test image 0 meanwhile.")
+        index = 0
+    elif source == "Test image number":
+        index = st.number_input(f"Test image number (0 to {count - 1})", 0, count - 1, key="fm_index")
+    elif source == "Class":
+        left, right = st.columns(2)
+        label = left.selectbox("Class", range(len(dataset.class_names)),
+                               format_func=dataset.class_names.__getitem__, key="fm_class")
+        members = np.flatnonzero(dataset.test_labels == label)
+        nth = right.number_input(f"Which {dataset.class_names[label]} (0 to {len(members) - 1})", 0,
+                                 max(0, len(members) - 1), key="fm_nth")
+        index = int(members[min(nth, len(members) - 1)])
+    else:
+        index = gallery(dataset)
+    return dataset.test_images[index], int(dataset.test_labels[index]), f"test image {index}"
+
+
+common.page_header(
+    "Feature maps",
+    "Feed one image through the trained network and look at every channel it computes: conv1's maps "
+    "respond to colours and edges, conv2's to combinations of them. At the end, the ten class "
+    "probabilities show what the network concluded.")
+dataset = common.require_dataset()
+info = common.require_checkpoint("fm_checkpoint")
+image, true_class, description = image_controls(dataset)
+st.subheader(f"What the network sees in {description}")
+drawing.show_network_view(common.inference_model(info), image, dataset.class_names, true_class, key="fm")

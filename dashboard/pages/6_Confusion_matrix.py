@@ -1,0 +1,143 @@
+"""Confusion matrix: which classes the network mixes up; click a cell to see those very images."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+import common
+import drawing
+
+GALLERY_SIZE = 24  # images shown per cell, most confident first
+PER_ROW = 8
+
+
+def set_cell(cell):
+    """Choose a cell (true class, predicted class) or None; the keyboard selectboxes follow."""
+    st.session_state["cm_cell"] = cell
+    st.session_state["cm_true"], st.session_state["cm_pred"] = cell if cell else (None, None)
+    st.session_state.pop("cm_chosen", None)
+
+
+def apply_click():
+    """A new click on the chart chooses its cell; clearing the click (double-click) clears it."""
+    event = st.session_state.get("cm_chart")
+    points = event["selection"]["points"] if event else []
+    click = tuple(int(v) for v in points[0]["customdata"][:2]) if points else None
+    previous = st.session_state.get("cm_last_click")
+    if click != previous:
+        st.session_state["cm_last_click"] = click
+        if click is not None or st.session_state.get("cm_cell") == previous:
+            set_cell(click)
+
+
+def choose(index):
+    st.session_state["cm_chosen"] = index
+
+
+def cell_from_selectboxes():
+    true, pred = st.session_state.get("cm_true"), st.session_state.get("cm_pred")
+    st.session_state["cm_cell"] = (true, pred) if true is not None and pred is not None else None
+    st.session_state.pop("cm_chosen", None)
+
+
+def matrix_controls(names):
+    """-> (normalise rows, hide diagonal); draws the keyboard route to a cell too."""
+    a, b, c, d = st.columns(4, vertical_alignment="bottom")
+    normalise = a.toggle("Normalise rows", key="cm_normalise", help="Each row shows fractions of its true class.")
+    hide = b.toggle("Hide the diagonal", key="cm_hide_diagonal", help="Colour only the mistakes.")
+    if st.session_state.get("cm_cell") is not None:  # the selectboxes show the chosen cell
+        st.session_state["cm_true"], st.session_state["cm_pred"] = st.session_state["cm_cell"]
+    for column, label, key in ((c, "True class", "cm_true"), (d, "Predicted class", "cm_pred")):
+        column.selectbox(label, range(len(names)), index=None, format_func=names.__getitem__, key=key,
+                         placeholder="click a cell, or choose", on_change=cell_from_selectboxes)
+    return normalise, hide
+
+
+def matrix_figure(matrix, names, normalise, hide_diagonal, cell):
+    """Heatmap of the counts + one invisible square marker per cell, so that a click reports its cell."""
+    rows = matrix.sum(axis=1, keepdims=True)
+    z = matrix / np.maximum(rows, 1) if normalise else matrix.astype(float)
+    text = np.array([[f"{v:.0%}" if normalise else f"{v:,}" for v in row] for row in z], dtype=object)
+    if hide_diagonal:
+        np.fill_diagonal(z, np.nan)
+        np.fill_diagonal(text, "")
+    n = len(names)
+    true, pred = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")  # (10, 10) each
+    fig = go.Figure(go.Heatmap(z=z, x=np.arange(n), y=np.arange(n), text=text, texttemplate="%{text}",
+                               colorscale="Blues", hoverinfo="skip", colorbar=dict(thickness=12)))
+    fig.add_trace(go.Scatter(
+        x=pred.ravel(), y=true.ravel(), mode="markers", marker=dict(symbol="square", size=28, opacity=0),
+        customdata=np.stack([true.ravel(), pred.ravel(), matrix.ravel()], axis=1),
+        text=[f"true {names[t]}, predicted {names[p]}" for t, p in zip(true.ravel(), pred.ravel())],
+        hovertemplate="%{text}: %{customdata[2]} images<extra></extra>", showlegend=False))
+    if cell is not None:
+        fig.add_shape(type="rect", x0=cell[1] - 0.5, x1=cell[1] + 0.5, y0=cell[0] - 0.5, y1=cell[0] + 0.5,
+                      line=dict(color="#ff7f0e", width=3))
+    fig.update_xaxes(tickvals=list(range(n)), ticktext=names, title="predicted class", side="top")
+    fig.update_yaxes(tickvals=list(range(n)), ticktext=names, title="true class", autorange="reversed")
+    fig.update_layout(height=560, margin=dict(l=0, r=0, t=40, b=0), hoverdistance=-1)
+    return fig
+
+
+def draw_gallery(dataset, probabilities, cell, inference):
+    from cifar_core import analysis
+    true, pred = cell
+    names = dataset.class_names
+    indices = analysis.cell_indices(dataset.test_labels, probabilities, true, pred)
+    verdict = "right" if true == pred else "wrong"
+    if len(indices) == 0:
+        st.info(f"No test image is a {names[true]} that the network called {names[pred]}.")
+        return
+    shown = indices[:GALLERY_SIZE]
+    more = f"; here are the {len(shown)} it was most sure of" if len(indices) > len(shown) else ", most sure first"
+    st.markdown(f"**{len(indices):,} test images** are {names[true]}s called **{names[pred]}** ({verdict}){more}. "
+                "The caption is the probability it gave its answer.")
+    for start in range(0, len(shown), PER_ROW):
+        for column, index in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
+            column.image(drawing.upscale(dataset.test_images[index], 3), width="stretch",
+                         caption=f"{probabilities[index, pred]:.0%} · #{index}")
+            column.button("Look inside", key=f"cm_pick_{index}", width="stretch", on_click=choose, args=(int(index),))
+    chosen = st.session_state.get("cm_chosen")
+    if chosen in shown:
+        st.subheader(f"Inside test image {chosen}")
+        drawing.show_network_view(inference, dataset.test_images[chosen], names, true, key="cm_view")
+
+
+@st.fragment
+def matrix_and_gallery(dataset, probabilities, matrix, info):
+    """Chart, keyboard route and gallery rerun together on a click, without the rest of the page."""
+    names = dataset.class_names
+    apply_click()
+    normalise, hide = matrix_controls(names)
+    cell = st.session_state.get("cm_cell")
+    st.plotly_chart(matrix_figure(matrix, names, normalise, hide, cell), on_select="rerun",
+                    selection_mode="points", key="cm_chart")
+    if cell is None:
+        st.caption("Click a cell (or choose its two classes above) to see its test images.")
+    else:
+        draw_gallery(dataset, probabilities, cell, common.inference_model(info))
+
+
+def draw_accuracy(confusion, names, count):
+    left, right = st.columns([1, 3])
+    left.metric("Test accuracy", f"{confusion.accuracy:.1%}", help=f"Over all {count:,} test images.")
+    left.caption("Guessing at random would score 10%.")
+    fig = go.Figure(go.Bar(x=names, y=confusion.per_class_accuracy, marker_color="#1f77b4",
+                           text=[f"{a:.0%}" for a in confusion.per_class_accuracy], textposition="outside"))
+    fig.update_yaxes(range=[0, 1.1], tickformat=".0%", title="accuracy per true class")
+    fig.update_layout(height=240, margin=dict(l=0, r=0, t=10, b=0))
+    right.plotly_chart(fig, key="cm_per_class")
+
+
+common.page_header(
+    "Confusion matrix",
+    "Each row is a true class, each column what the network answered: the diagonal is right, "
+    "everything else is a mistake. **Click any cell** to see those test images, then look inside "
+    "one to see why the network got it wrong.")
+dataset = common.require_dataset()
+info = common.require_checkpoint("cm_checkpoint")
+from cifar_core import analysis  # noqa: E402  (TensorFlow: imported only once there is a checkpoint)
+
+probabilities = common.test_probabilities(str(info.path), info.saved_at)  # (N, 10)
+confusion = analysis.confusion(dataset.test_labels, probabilities.argmax(axis=1))
+draw_accuracy(confusion, dataset.class_names, len(dataset.test_labels))
+matrix_and_gallery(dataset, probabilities, confusion.matrix, info)

@@ -1,0 +1,179 @@
+"""The analysis pages (Augmentation, Filters, Feature maps, Confusion matrix), run headless with AppTest.
+
+A tiny learnable dataset (200 training, 100 test images) and a real checkpoint
+trained on it for 30 steps stand in for CIFAR-10. Pages run the way a browser
+reaches them: Home first, then switch_page.
+"""
+import io
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from cifar_core.config import preset
+
+HOME = "../dashboard/Home.py"  # relative to this file
+AUGMENTATION, FILTERS, FEATURE_MAPS, CONFUSION = (
+    "pages/3_Augmentation.py", "pages/4_Filters.py", "pages/5_Feature_maps.py", "pages/6_Confusion_matrix.py")
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory, tiny_data_dir):
+    """A checkpoint folder holding a real network trained for 30 steps (checkpoints at 15 and 30)."""
+    from cifar_core.trainer import TrainingJob
+    folder = tmp_path_factory.mktemp("checkpoints")
+    job = TrainingJob(folder, tiny_data_dir)
+    job.start(preset("quick", steps=30, batch_size=32, eval_every=10, checkpoint_every=15, eval_images=50))
+    job.wait()
+    assert job.status().state == "finished", job.status().message
+    return folder
+
+
+@pytest.fixture
+def folders(monkeypatch, tiny_data_dir, trained_dir):
+    monkeypatch.setenv("CIFAR10_DATA_DIR", str(tiny_data_dir))
+    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(trained_dir))
+    yield tiny_data_dir, trained_dir
+    st.cache_data.clear()  # caches are shared between AppTest instances
+    st.cache_resource.clear()
+
+
+def open_page(page):
+    at = AppTest.from_file(HOME, default_timeout=90).run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def latest_model(checkpoint_dir):
+    from cifar_core import analysis, checkpoints
+    return analysis.load_inference_model(checkpoints.latest_checkpoint(checkpoint_dir).path)
+
+
+def png_bytes():
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 40)).save(photo, format="PNG")
+    return photo.getvalue()
+
+
+def image_urls(at):
+    return [url for image in at.image for url in image.value]
+
+
+@pytest.mark.parametrize("page, widget_keys", [
+    (AUGMENTATION, ["aug_class", "aug_index", "aug_random", "aug_reroll", "aug_hue", "aug_contrast",
+                    "aug_brightness", "aug_saturation", "aug_flip"]),
+    (FILTERS, ["filters_checkpoint", "filters_layer", "filters_channel_conv1", "filters_grid"]),
+    (FEATURE_MAPS, ["fm_checkpoint", "fm_source", "fm_probs", "fm_conv1", "fm_conv2"]),
+    (CONFUSION, ["cm_checkpoint", "cm_normalise", "cm_hide_diagonal", "cm_true", "cm_pred", "cm_chart"]),
+])
+def test_page_draws_its_controls_without_an_error(folders, page, widget_keys):
+    at = open_page(page)
+    assert not at.error
+    for key in widget_keys:
+        assert at.get_by_key(key) is not None, key
+
+
+@pytest.mark.parametrize("page", [FILTERS, FEATURE_MAPS, CONFUSION])
+def test_without_a_checkpoint_the_page_says_to_train_first(folders, monkeypatch, tmp_path, page):
+    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path))
+    at = open_page(page)
+    assert "no trained model yet" in at.info[0].value
+
+
+@pytest.mark.parametrize("page", [AUGMENTATION, FEATURE_MAPS, CONFUSION])
+def test_without_the_dataset_the_page_says_where_to_get_it(folders, monkeypatch, tmp_path, page):
+    monkeypatch.setenv("CIFAR10_DATA_DIR", str(tmp_path))
+    at = open_page(page)
+    assert "dataset is not on this computer" in at.info[0].value
+
+
+def test_reroll_draws_new_distortions_of_the_same_image(folders):
+    at = open_page(AUGMENTATION)
+    original, *distorted = image_urls(at)
+    assert len(distorted) == 9
+    at.button(key="aug_reroll").click().run()
+    original_again, *rerolled = image_urls(at)
+    assert original_again == original
+    assert set(rerolled).isdisjoint(distorted)
+
+
+def test_random_image_picks_an_existing_image(folders):
+    at = open_page(AUGMENTATION)
+    at.button(key="aug_random").click().run()
+    assert not at.exception
+    assert 0 <= at.number_input(key="aug_index").value < 20  # 20 training images per class
+
+
+def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(folders):
+    from cifar_core import analysis
+    at = open_page(FILTERS)
+    assert len(at.selectbox(key="filters_channel_conv1").options) == 3
+    at.segmented_control(key="filters_layer").set_value("layer_conv2").run()
+    channels = at.selectbox(key="filters_channel_conv2")
+    assert len(channels.options) == 64
+    channels.set_value(7).run()
+    assert not at.exception
+    _, checkpoint_dir = folders
+    expected = analysis.filter_weights(latest_model(checkpoint_dir).model, "layer_conv2", 7)
+    shown = {metric.label: float(metric.value) for metric in at.metric}
+    for name in ("min", "max", "mean", "std"):
+        assert shown[name] == pytest.approx(getattr(expected, name), abs=1e-4), name
+
+
+def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):
+    from cifar_core import analysis
+    data_dir, checkpoint_dir = folders
+    from cifar_core.data import load_dataset
+    dataset = load_dataset(data_dir)
+    probabilities = analysis.predict_probabilities(latest_model(checkpoint_dir).model, dataset.test_images)
+    matrix = analysis.confusion(dataset.test_labels, probabilities.argmax(axis=1)).matrix
+    true, pred = np.unravel_index(np.argmax(matrix), matrix.shape)  # the fullest cell
+    at = open_page(CONFUSION)
+    at.selectbox(key="cm_true").set_value(int(true)).run()
+    at.selectbox(key="cm_pred").set_value(int(pred)).run()
+    assert not at.exception
+    picks = [b.key for b in at.button if b.key and b.key.startswith("cm_pick_")]
+    assert len(picks) == min(24, matrix[true, pred])
+    expected = analysis.cell_indices(dataset.test_labels, probabilities, true, pred)[:24]
+    assert picks == [f"cm_pick_{i}" for i in expected]
+    assert f"{matrix[true, pred]:,} test images" in " ".join(m.value for m in at.markdown)
+
+
+def test_looking_inside_a_gallery_image_shows_its_probabilities_and_maps(folders):
+    at = open_page(CONFUSION)
+    at.selectbox(key="cm_true").set_value(0).run()
+    for pred in range(10):  # the first non-empty cell of row 0
+        at.selectbox(key="cm_pred").set_value(pred).run()
+        picks = [b for b in at.button if b.key and b.key.startswith("cm_pick_")]
+        if picks:
+            break
+    picks[0].click().run()
+    assert not at.exception
+    for key in ("cm_view_probs", "cm_view_conv1", "cm_view_conv2"):
+        assert at.get_by_key(key) is not None, key
+
+
+def test_an_uploaded_photo_is_classified_without_a_true_class(folders):
+    at = open_page(FEATURE_MAPS)
+    at.radio(key="fm_source").set_value("Your own photo").run()
+    at.file_uploader(key="fm_upload").set_value(("red.png", png_bytes(), "image/png")).run()
+    assert not at.exception and not at.error
+    assert "your photo" in at.subheader[0].value
+    assert "(true)" not in str(at.get_by_key("fm_probs").proto)
+
+
+def test_a_bad_upload_explains_itself_and_the_page_carries_on(folders):
+    at = open_page(FEATURE_MAPS)
+    at.radio(key="fm_source").set_value("Your own photo").run()
+    at.file_uploader(key="fm_upload").set_value(("notes.png", b"this is not a picture", "image/png")).run()
+    assert not at.exception
+    assert "not an image we can read" in at.error[0].value
+    assert "test image 0" in at.subheader[0].value  # no photo yet: the default image
+
+    at.file_uploader(key="fm_upload").set_value(("red.png", png_bytes(), "image/png")).run()
+    at.file_uploader(key="fm_upload").set_value(("notes.png", b"this is not a picture", "image/png")).run()
+    assert not at.exception and at.error
+    assert "your photo" in at.subheader[0].value  # the previous good photo stays
