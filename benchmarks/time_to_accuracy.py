@@ -1,0 +1,103 @@
+"""Test accuracy against wall-clock time for a preset, on the full dataset (long; not in CI).
+
+Runs the real background job (the same one the Train page starts), from no
+checkpoint, and logs every test measurement it makes: the fixed 1,000-image
+subset every `eval_every` steps and the full 10,000-image test set at each
+checkpoint. The clock starts when start() is called, as when a teacher presses
+Start, so data loading, evaluation and checkpointing are all counted.
+
+    .venv/bin/python benchmarks/time_to_accuracy.py --preset quick     # ~2 minutes
+    .venv/bin/python benchmarks/time_to_accuracy.py --preset default   # ~40 minutes
+    .venv/bin/python benchmarks/time_to_accuracy.py --plot benchmarks/results/default.csv
+
+Writes benchmarks/results/<preset>.csv (seconds, step, test_accuracy, measured_on)
+and prints the accuracy reached by 2, 5, 10, 20 and 45 minutes.
+"""
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cifar_core.config import preset  # noqa: E402
+from cifar_core.trainer import TrainingJob  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MARKS_MINUTES = (2, 5, 10, 20, 45)
+
+
+def measure(name, steps, data_dir):
+    config = preset(name, **({"steps": steps} if steps else {}))
+    full_steps = set(range(config.checkpoint_every, config.steps + 1, config.checkpoint_every)) | {config.steps}
+    rows, seen = [], 0
+    with tempfile.TemporaryDirectory() as folder:
+        job = TrainingJob(folder, data_dir)
+        start = time.perf_counter()
+        job.start(config)
+        while True:
+            finished = job.wait(timeout=0.5)
+            status = job.status()
+            for step, accuracy in list(zip(status.test_steps, status.test_accuracy))[seen:]:
+                seconds = time.perf_counter() - start
+                rows.append((round(seconds, 1), step, accuracy, "full" if step in full_steps else "subset"))
+                print(f"{seconds / 60:6.2f} min  step {step:6d}  test accuracy {accuracy:.1%} "
+                      f"({rows[-1][3]})  {status.images_per_second:.0f} img/s", flush=True)
+            seen = len(status.test_steps)
+            if finished:
+                break
+        if status.state != "finished":
+            sys.exit(f"run ended as {status.state}: {status.message}")
+    return rows
+
+
+def write_csv(rows, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["seconds", "step", "test_accuracy", "measured_on"])
+        writer.writerows(rows)
+
+
+def summary(rows):
+    """The best full-test accuracy measured by each mark (subset figures are too noisy to quote)."""
+    for minutes in MARKS_MINUTES:
+        reached = [acc for seconds, _, acc, on in rows if seconds <= minutes * 60 and on == "full"]
+        print(f"by {minutes:2d} min: " + (f"{max(reached):.1%}" if reached else "no full-test measurement yet"))
+
+
+def plot(csv_path):
+    import plotly.express as px
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    fig = px.line(x=[float(r["seconds"]) / 60 for r in rows], y=[float(r["test_accuracy"]) for r in rows],
+                  color=[r["measured_on"] for r in rows], markers=True,
+                  labels={"x": "minutes since Start", "y": "test accuracy", "color": "measured on"},
+                  title=f"Time to accuracy: {Path(csv_path).stem}")
+    out = Path(csv_path).with_suffix(".html")
+    fig.write_html(out)
+    print(f"wrote {out}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--steps", type=int, help="override the preset's iterations")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--plot", metavar="CSV", help="only draw an existing CSV as HTML")
+    args = parser.parse_args()
+    if args.plot:
+        return plot(args.plot)
+    rows = measure(args.preset, args.steps, args.data_dir)
+    path = RESULTS / f"{args.preset}.csv"
+    write_csv(rows, path)
+    print(f"wrote {path}")
+    summary(rows)
+
+
+if __name__ == "__main__":
+    main()

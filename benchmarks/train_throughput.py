@@ -1,0 +1,100 @@
+"""Training images/second: the project's training step against a plain Keras baseline.
+
+Baseline (what the issue measured at 600-800 images/s): Keras training steps (`train_on_batch`,
+the step `model.fit` runs, without fit's per-call start-up: this favours the baseline) over a
+`tf.data` pipeline that applies the notebook's distortions per image with
+`map(num_parallel_calls=AUTOTUNE)`; same network, same distortions, Adam, batch 128.
+Project: `cifar_core.session.TrainingSession.train_step`, the step the
+background job runs (distortions batched inside the compiled step).
+
+Both run in this one process, alternating, several repeats; medians and their
+ratio are printed. The machine is shared and noisy: compare only numbers from
+one run.
+
+    .venv/bin/python benchmarks/train_throughput.py [--repeats 5] [--steps 60] [--data-dir D]
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from cifar_core import data  # noqa: E402
+from cifar_core.augment import CROP_SIZE  # noqa: E402
+from cifar_core.config import Distortions, preset  # noqa: E402
+from cifar_core.model import build_model  # noqa: E402
+from cifar_core.session import TrainingSession  # noqa: E402
+
+BATCH = 128
+
+
+def baseline_pipeline(images, labels, d):
+    """The usual way: one image at a time through tf.image's random ops."""
+    def distort_one(image, label):
+        x = tf.image.random_crop(tf.cast(image, tf.float32) / 255.0, (CROP_SIZE, CROP_SIZE, 3))
+        x = tf.image.random_flip_left_right(x)
+        x = tf.image.random_hue(x, d.hue)
+        x = tf.image.random_contrast(x, *d.contrast)
+        x = tf.image.random_brightness(x, d.brightness)
+        x = tf.image.random_saturation(x, *d.saturation)
+        return tf.clip_by_value(x, 0.0, 1.0), label
+
+    return (tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(10_000).repeat()
+            .map(distort_one, num_parallel_calls=tf.data.AUTOTUNE).batch(BATCH).prefetch(tf.data.AUTOTUNE))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=60, help="batches per timed repeat")
+    parser.add_argument("--data-dir")
+    args = parser.parse_args()
+
+    dataset = data.load_dataset(args.data_dir)
+    config = preset("default", batch_size=BATCH, distortions=Distortions())  # the notebook's distortions
+
+    model = build_model(config)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    stream = iter(baseline_pipeline(dataset.train_images, dataset.train_labels, config.distortions))
+
+    def baseline(steps):
+        for _ in range(steps):
+            x, y = next(stream)
+            model.train_on_batch(x, y)
+
+    session = TrainingSession(config, dataset)
+
+    def project(steps):
+        for _ in range(steps):
+            session.train_step(0, config.steps)
+
+    def timed(fn, steps):
+        start = time.perf_counter()
+        fn(steps)
+        return steps * BATCH / (time.perf_counter() - start)
+
+    for fn in (baseline, project):  # warm-up: graph tracing, tf.data buffers
+        fn(10)
+    results = {"baseline": [], "project": []}
+    for repeat in range(args.repeats):
+        for name, fn in (("baseline", baseline), ("project", project)):
+            results[name].append(timed(fn, args.steps))
+        print(f"repeat {repeat + 1}: baseline {results['baseline'][-1]:.0f} img/s, "
+              f"project {results['project'][-1]:.0f} img/s", flush=True)
+    base, ours = (statistics.median(results[k]) for k in ("baseline", "project"))
+    print(f"median images/second over {args.repeats} repeats of {args.steps} batches of {BATCH}: "
+          f"baseline {base:.0f}, project {ours:.0f}, ratio {ours / base:.2f}x")
+    print(f"(tf threads: intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
+          f"cores {os.cpu_count()}; numpy {np.__version__}, tensorflow {tf.__version__})")
+
+
+if __name__ == "__main__":
+    main()
