@@ -95,3 +95,62 @@ def training_job():
     """The server's one training job, shared by every browser."""
     from cifar_core import trainer
     return trainer.get_job(checkpoint_dir())
+
+
+# --- small helpers for Home and Train (added; the helpers above are unchanged) ---------
+
+def keep_choice(key, default):
+    """Seed widget `key` so a learner's choice survives a visit to another page.
+
+    Streamlit forgets a widget's value when a run does not draw it (another page); a
+    plain copy under another name is kept, and seeds the widget when the page comes back.
+    Call before drawing the widget, and draw it without `value=`.
+    """
+    copy = f"_kept_{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(copy, default)
+    st.session_state[copy] = st.session_state[key]
+
+
+def set_choice(key, value):
+    """Change a kept widget's value (from a callback, or before the widget is drawn)."""
+    st.session_state[key] = st.session_state[f"_kept_{key}"] = value
+
+
+def format_duration(seconds):
+    """'2 h 05 min', '3 min 20 s', '12 s'; '–' when unknown."""
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+def format_time(timestamp):
+    """Seconds since the epoch -> '2024-05-01 14:03' in this computer's time zone."""
+    import time
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def format_age(timestamp):
+    """How long ago: 'just now', '5 min ago', '3 h ago', '2 days ago'."""
+    import time
+    seconds = max(0, time.time() - timestamp)
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''} ago"
+
+
+def describe_run(status):
+    """One line for a TrainingStatus: 'running: step 1,200 of 12,000'."""
+    if status.state == "idle":
+        return "idle: nothing has been trained since the dashboard started"
+    if not status.target_step:  # the thread is still loading data and building the network
+        return f"{status.state}: {status.message}"
+    return f"{status.state}: step {status.step:,} of {status.target_step:,}"
