@@ -1,0 +1,161 @@
+"""Train: the network learns in the background while you watch; pause, resume, stop, start fresh.
+
+The run lives in the server's one training job (every browser sees the same run);
+this page only sends it commands and draws its progress snapshots.
+"""
+import plotly.graph_objects as go
+import streamlit as st
+
+import common
+from cifar_core import checkpoints
+from cifar_core.config import PRESETS, preset
+
+PRESET_NOTES = {
+    "notebook": "Exactly the notebook: Adam at a constant learning rate of 0.0001, batch 64, its strong colour "
+                "distortions, batch-norm after conv1 only. About 80% after 100,000 steps: 12 hours on a 2-core CPU.",
+    "default": "The same network plus batch-norm after conv2, a one-cycle learning rate (warm-up, then down to 0 "
+               "at the end of the run) and milder colour distortions: far fewer steps to the same accuracy.",
+    "quick": "The default recipe in a short run: from nothing to a useful network within minutes, for a lesson.",
+}
+SETTINGS = ("steps", "batch_size", "learning_rate", "eval_every", "checkpoint_every")
+
+
+def _apply_preset():
+    for name in SETTINGS:
+        common.set_choice(f"train_{name}", getattr(PRESETS[st.session_state.train_preset], name))
+
+
+def _confirm_fresh(asking):
+    st.session_state.train_confirm_fresh = asking
+
+
+def _start(fresh=False):
+    _confirm_fresh(False)
+    try:
+        config = preset(st.session_state.train_preset, **{n: st.session_state[f"train_{n}"] for n in SETTINGS})
+        started, message = common.training_job().start(config, fresh=fresh)
+    except ValueError as e:
+        started, message = False, str(e)
+    st.session_state.train_notice = ("success" if started else "warning", message)
+
+
+def train_controls():
+    common.keep_choice("train_preset", "default")
+    for name in SETTINGS:
+        common.keep_choice(f"train_{name}", getattr(PRESETS[st.session_state.train_preset], name))
+    name = st.radio("Preset", list(PRESETS), key="train_preset", on_change=_apply_preset, horizontal=True,
+                        help="Fills in the settings below; change any of them before pressing Start.")
+    st.caption(PRESET_NOTES.get(name, ""))
+    c = st.columns(5)
+    c[0].number_input("Iterations (steps)", 1, 1_000_000, step=100, key="train_steps",
+                      help="Batches to train in this run, counted from where the last checkpoint stopped.")
+    c[1].number_input("Batch size", 1, 1024, step=16, key="train_batch_size", help="Images per step.")
+    c[2].number_input("Learning rate", 1e-6, 0.5, step=1e-4, format="%.5f", key="train_learning_rate",
+                      help="Adam's step size (the peak of the one-cycle schedule for default and quick).")
+    c[3].number_input("Evaluate every", 1, 100_000, step=50, key="train_eval_every",
+                      help="Steps between test-accuracy points on 1,000 test images.")
+    c[4].number_input("Checkpoint every", 1, 100_000, step=100, key="train_checkpoint_every",
+                      help="Steps between checkpoints (measured on all 10,000 test images). One is saved on stop.")
+
+
+def control_buttons(job, status):
+    with st.container(horizontal=True):
+        st.button("Start", key="train_start", type="primary", on_click=_start,
+                  help="Continues from the latest checkpoint (step 0 when there is none).")
+        st.button("Pause", key="train_pause", on_click=job.pause, disabled=status.state != "running")
+        st.button("Resume", key="train_resume", on_click=job.resume, disabled=status.state != "paused")
+        st.button("Stop", key="train_stop", on_click=job.stop, disabled=not status.active,
+                  help="Stops after this batch and saves a checkpoint.")
+        st.button("Start fresh…", key="train_fresh", on_click=_confirm_fresh, args=(True,))
+    if st.session_state.get("train_confirm_fresh"):
+        st.warning("Start again from step 0 with new random weights? The old checkpoints are kept: they are set "
+                   f"aside in a `previous-<time>` folder inside `{job.checkpoint_dir}` and no longer listed here.")
+        with st.container(horizontal=True):
+            st.button("Yes, start fresh", key="train_fresh_yes", on_click=_start, args=(True,))
+            st.button("Cancel", key="train_fresh_cancel", on_click=_confirm_fresh, args=(False,))
+    kind, message = st.session_state.pop("train_notice", (None, None))
+    if kind:
+        getattr(st, kind)(message)
+
+
+def history_of(status):
+    """The run's metric history; before any run in this server, the latest checkpoint's."""
+    if status.history_steps or status.test_steps:
+        return dict(steps=status.history_steps, batch_accuracy=status.batch_accuracy, loss=status.loss,
+                    test_steps=status.test_steps, test_accuracy=status.test_accuracy)
+    latest = checkpoints.latest_checkpoint(common.checkpoint_dir())
+    try:
+        return checkpoints.read_meta(latest.path).get("history", {}) if latest else {}
+    except checkpoints.CheckpointError:
+        return {}
+
+
+def draw_charts(history):
+    if not history.get("steps") and not history.get("test_steps"):
+        st.info("Nothing trained yet: press Start and the curves appear here.")
+        return
+    accuracy = go.Figure([
+        go.Scatter(x=history["steps"], y=history["batch_accuracy"], name="training batches", mode="lines",
+                   line_color="#1f5fbf"),
+        go.Scatter(x=history["test_steps"], y=history["test_accuracy"], name="test images", mode="lines+markers",
+                   line_color="#e07b00")])
+    accuracy.update_layout(title="Accuracy", yaxis_tickformat=".0%", yaxis_range=[0, 1])
+    loss = go.Figure(go.Scatter(x=history["steps"], y=history["loss"], name="loss", mode="lines", line_color="#1f5fbf"))
+    loss.update_layout(title="Loss on training batches (lower is better)")
+    left, right = st.columns(2)
+    for column, figure, key in ((left, accuracy, "train_accuracy_chart"), (right, loss, "train_loss_chart")):
+        figure.update_layout(uirevision="train", height=340, xaxis_title="step", margin=dict(t=50, b=40),
+                             legend=dict(orientation="h", y=-0.25))
+        column.plotly_chart(figure, key=key)
+
+
+def draw_checkpoints():
+    infos = list(reversed(checkpoints.list_checkpoints(common.checkpoint_dir())))
+    st.subheader("Checkpoints")
+    if not infos:
+        st.caption("None yet: one is saved every *Checkpoint every* steps and when a run stops.")
+        return
+    st.dataframe([{"step": i.step, "test accuracy": None if i.test_accuracy is None else f"{i.test_accuracy:.1%}",
+                   "preset": i.preset, "saved": common.format_time(i.saved_at)} for i in infos],
+                 hide_index=True, key="train_checkpoints")
+    st.caption(f"Saved in `{common.checkpoint_dir().resolve()}`; the newest few are kept.")
+
+
+def draw_live(job):
+    status = job.status()
+    if status.state != st.session_state.get("train_shown_state"):
+        st.rerun()  # the run changed state (ended, paused elsewhere): redraw buttons and timer
+    if status.state == "failed":
+        st.error(status.message)
+    elif status.state == "idle":
+        latest = checkpoints.latest_checkpoint(common.checkpoint_dir())
+        st.markdown(f"**Idle.** Start trains from step {latest.step if latest else 0:,}.")
+    else:
+        st.markdown(f"**{status.state.capitalize()}.** {status.message}")
+    if status.config is not None and status.state != "idle":
+        c = status.config
+        st.caption(f"This run: {c.preset} preset, {c.steps:,} steps of {c.batch_size} images, learning rate "
+                   f"{c.learning_rate:g} ({c.schedule}).")
+    if status.target_step > status.start_step:
+        done = (status.step - status.start_step) / (status.target_step - status.start_step)
+        st.progress(min(max(done, 0.0), 1.0), text=f"step {status.step:,} of {status.target_step:,}")
+    c = st.columns(3)
+    c[0].metric("Images per second", f"{status.images_per_second:,.0f}" if status.active else "–")
+    c[1].metric("Time left", common.format_duration(status.eta_seconds) if status.active else "–")
+    c[2].metric("Latest checkpoint", status.latest_checkpoint or "–")
+    draw_charts(history_of(status))
+    draw_checkpoints()
+
+
+common.page_header(
+    "Train",
+    "Each step shows the network a batch of randomly distorted training images and nudges its weights to make "
+    "fewer mistakes. Watch the accuracy climb: on the training batches, and on test images it never trains on.")
+common.require_dataset()
+with st.spinner("Starting TensorFlow…"):
+    job = common.training_job()
+train_controls()
+status = job.status()
+control_buttons(job, status)
+st.session_state.train_shown_state = status.state
+st.fragment(draw_live, run_every=1.0 if status.active else None)(job)
