@@ -48,7 +48,8 @@ def _grid_figure(maps, colorscale, zmin, zmax, what, height, zmid=None):
     tiled, number = tile(maps)
     fig = go.Figure(go.Heatmap(
         z=tiled, customdata=number, colorscale=colorscale, zmin=zmin, zmax=zmax, zmid=zmid,
-        hovertemplate=f"{what} %{{customdata}}<br>value %{{z:.3f}}<extra></extra>", hoverongaps=False))
+        hovertemplate=f"{what} %{{customdata}}<br>value %{{z:.3f}}<extra></extra>", hoverongaps=False,
+        colorbar=dict(thickness=12, len=0.8)))
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")  # row 0 at the top, square pixels
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), plot_bgcolor="rgba(0,0,0,0)")
@@ -61,10 +62,12 @@ def filter_grid_figure(weights):
     return _grid_figure(weights, "RdBu_r", -m, m, "filter", height=560, zmid=0.0)
 
 
-def feature_map_figure(maps, height=520):
-    """(H, W, 64) ReLU outputs -> 8x8 grid of greyscale maps on one shared scale (bright = strong response)."""
+def feature_map_figure(maps, height=440):
+    """(H, W, 64) ReLU outputs -> 8x8 grid of greyscale maps on one shared scale (bright = strong response).
+
+    The scale tops out at the 99.5th percentile: a few very strong pixels would otherwise leave every map dark."""
     maps = np.transpose(maps, (2, 0, 1))  # (64, H, W)
-    return _grid_figure(maps, "gray", 0.0, float(maps.max()) or 1.0, "map", height=height)
+    return _grid_figure(maps, "gray", 0.0, float(np.percentile(maps, 99.5)) or 1.0, "map", height=height)
 
 
 def probability_figure(probabilities, class_names, true_class=None):
@@ -93,7 +96,9 @@ def show_network_view(inference, image, class_names, true_class=None, key="view"
         raw.image(upscale(image, 6), caption="raw pixels (32x32)", width="stretch")
         smooth.image(upscale(image, 6, smooth=True), caption="smoothed", width="stretch")
         verdict = f"The network says **{class_names[predicted]}** ({probabilities[predicted]:.0%})"
-        if true_class is not None:
+        if true_class is None:
+            verdict += "."
+        else:
             verdict += " — right." if predicted == true_class else f"; it is a **{class_names[true_class]}**."
         st.markdown(verdict)
     with right:
@@ -105,3 +110,41 @@ def show_network_view(inference, image, class_names, true_class=None, key="view"
     with conv2:
         st.markdown("**conv2**: 64 maps of 12x12, after ReLU (built from conv1's pooled maps)")
         st.plotly_chart(feature_map_figure(maps["layer_conv2"]), key=f"{key}_conv2")
+
+
+def confusion_figure(matrix, names, normalise, hide_diagonal, cell):
+    """Heatmap of the counts + one invisible square marker per cell, so that a click reports its cell."""
+    rows = matrix.sum(axis=1, keepdims=True)
+    z = matrix / np.maximum(rows, 1) if normalise else matrix.astype(float)
+    text = np.array([[f"{v:.0%}" for v in row] for row in z] if normalise else
+                    [[f"{v:,}" for v in row] for row in matrix], dtype=object)
+    if hide_diagonal:
+        np.fill_diagonal(z, np.nan)
+        np.fill_diagonal(text, "")
+    n = len(names)
+    true, pred = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")  # (10, 10) each
+    fig = go.Figure(go.Heatmap(z=z, x=np.arange(n), y=np.arange(n), text=text, texttemplate="%{text}",
+                               colorscale="Blues", hoverinfo="skip", colorbar=dict(thickness=12)))
+    # customdata as a plain list: a numpy array goes out base64-encoded, and a click then reports
+    # each point's customdata as a {"0": .., "1": .., "2": ..} dict instead of a list.
+    cells = np.stack([true.ravel(), pred.ravel(), matrix.ravel()], axis=1).tolist()  # [[true, predicted, count]]
+    fig.add_trace(go.Scatter(
+        x=pred.ravel().tolist(), y=true.ravel().tolist(), mode="markers", marker=dict(symbol="square", size=28, opacity=0),
+        customdata=cells, text=[f"true {names[t]}, predicted {names[p]}" for t, p in zip(true.ravel(), pred.ravel())],
+        hovertemplate="%{text}: %{customdata[2]} images<extra></extra>", showlegend=False))
+    if cell is not None:
+        fig.add_shape(type="rect", x0=cell[1] - 0.5, x1=cell[1] + 0.5, y0=cell[0] - 0.5, y1=cell[0] + 0.5,
+                      line=dict(color="#ff7f0e", width=3))
+    fig.update_xaxes(tickvals=list(range(n)), ticktext=names, title="predicted class", side="top")
+    fig.update_yaxes(tickvals=list(range(n)), ticktext=names, title="true class", autorange="reversed")
+    fig.update_layout(height=560, margin=dict(l=0, r=0, t=40, b=0), hoverdistance=-1)
+    return fig
+
+
+def per_class_figure(per_class_accuracy, names):
+    """Bars of the accuracy on each true class."""
+    fig = go.Figure(go.Bar(x=names, y=per_class_accuracy, marker_color="#1f77b4",
+                           text=[f"{a:.0%}" for a in per_class_accuracy], textposition="outside"))
+    fig.update_yaxes(range=[0, 1.1], tickformat=".0%", title="accuracy per true class")
+    fig.update_layout(height=240, margin=dict(l=0, r=0, t=10, b=0))
+    return fig

@@ -5,6 +5,9 @@ trained on it for 30 steps stand in for CIFAR-10. Pages run the way a browser
 reaches them: Home first, then switch_page.
 """
 import io
+import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cifar_core.config import preset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dashboard"))
+import drawing  # noqa: E402
 
 HOME = "../dashboard/Home.py"  # relative to this file
 AUGMENTATION, FILTERS, FEATURE_MAPS, CONFUSION = (
@@ -100,6 +106,16 @@ def test_reroll_draws_new_distortions_of_the_same_image(folders):
     assert set(rerolled).isdisjoint(distorted)
 
 
+def test_strengths_go_back_to_the_notebooks_values(folders):
+    at = open_page(AUGMENTATION)
+    at.slider(key="aug_hue").set_value(0.3)
+    at.toggle(key="aug_flip").set_value(False).run()
+    at.button(key="aug_reset").click().run()
+    assert at.slider(key="aug_hue").value == pytest.approx(0.05)
+    assert at.slider(key="aug_contrast").value == pytest.approx((0.3, 1.0))
+    assert at.toggle(key="aug_flip").value is True
+
+
 def test_random_image_picks_an_existing_image(folders):
     at = open_page(AUGMENTATION)
     at.button(key="aug_random").click().run()
@@ -140,6 +156,17 @@ def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):
     expected = analysis.cell_indices(dataset.test_labels, probabilities, true, pred)[:24]
     assert picks == [f"cm_pick_{i}" for i in expected]
     assert f"{matrix[true, pred]:,} test images" in " ".join(m.value for m in at.markdown)
+
+
+def test_a_click_anywhere_in_a_cell_reports_that_cell_as_plain_numbers():
+    # AppTest cannot click a chart; the browser reports the clicked marker's customdata as sent.
+    matrix = np.arange(100).reshape(10, 10)
+    figure = json.loads(drawing.confusion_figure(matrix, [f"c{i}" for i in range(10)], False, False, None).to_json())
+    heatmap, markers = figure["data"]
+    assert markers["marker"]["opacity"] == 0 and figure["layout"]["hoverdistance"] == -1
+    by_position = {(y, x): data for x, y, data in zip(markers["x"], markers["y"], markers["customdata"])}
+    assert len(by_position) == 100
+    assert by_position[(3, 5)] == [3, 5, 35]  # a list, not a base64 array the click would return as a dict
 
 
 def test_looking_inside_a_gallery_image_shows_its_probabilities_and_maps(folders):

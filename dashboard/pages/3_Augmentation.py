@@ -28,7 +28,7 @@ def reset_strengths():
 def image_controls(dataset):
     """-> (training-set index, class) of the chosen image."""
     labels = dataset.train_labels
-    left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
+    left, middle, right, far = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
     label = left.selectbox("Class", range(len(dataset.class_names)), format_func=dataset.class_names.__getitem__,
                            key="aug_class")
     members = np.flatnonzero(labels == label)  # training-set indices of this class
@@ -36,7 +36,9 @@ def image_controls(dataset):
         st.session_state["aug_index"] = 0
     nth = middle.number_input(f"Image number within {dataset.class_names[label]}", 0, max(0, len(members) - 1),
                               key="aug_index")
-    right.button("Random image", key="aug_random", on_click=pick_random, args=(labels,))
+    right.button("Random image", key="aug_random", on_click=pick_random, args=(labels,), icon=":material/shuffle:")
+    far.button("Re-roll", key="aug_reroll", on_click=reroll, icon=":material/casino:",
+               help="New random draws of the distortions for the same image.")
     return int(members[nth]), label
 
 
@@ -51,12 +53,11 @@ def distortion_controls():
                                key="aug_saturation")
         flip = st.toggle("Random left-right flip", NOTEBOOK.flip, key="aug_flip")
         st.button("Back to the notebook's values", key="aug_reset", on_click=reset_strengths)
-    st.button("Re-roll the distortions", key="aug_reroll", on_click=reroll, icon="🎲")
     return Distortions(flip, hue, tuple(contrast), brightness, tuple(saturation)), st.session_state.get("aug_seed", 0)
 
 
 def draw_augmentations(original, distorted, class_name):
-    left, right = st.columns([1, 2], gap="large")
+    left, right, _ = st.columns([2, 5, 2], gap="large")  # small enough for the whole grid to fit on a laptop screen
     with left:
         st.image(drawing.upscale(original, 8), caption=f"Original {class_name} (32x32)", width="stretch")
     with right:

@@ -8,31 +8,30 @@ CHANNEL_NAMES = {"layer_conv1": ("R (red)", "G (green)", "B (blue)")}  # conv1 r
 
 
 def filter_controls():
-    """-> (layer name, input channel)."""
+    """-> (layer name, input channel, its name)."""
     left, right = st.columns(2)
     layer = left.segmented_control("Layer", list(drawing.LAYER_LABELS), format_func=drawing.LAYER_LABELS.get,
                                    default="layer_conv1", required=True, key="filters_layer")
     if layer == "layer_conv1":
-        names = CHANNEL_NAMES[layer]
-        channel = right.selectbox("Input channel", range(3), format_func=names.__getitem__,
-                                  key="filters_channel_conv1",
+        name = CHANNEL_NAMES[layer].__getitem__
+        channel = right.selectbox("Input channel", range(3), format_func=name, key="filters_channel_conv1",
                                   help="conv1 looks at the image: each filter has one 5x5 slice per colour.")
     else:
-        channel = right.selectbox("Input channel", range(64), format_func=lambda c: f"conv1 map {c}",
-                                  key="filters_channel_conv2",
+        name = "conv1 map {}".format
+        channel = right.selectbox("Input channel", range(64), format_func=name, key="filters_channel_conv2",
                                   help="conv2 looks at conv1's 64 maps: each filter has one 5x5 slice per map.")
-    return layer, channel
+    return layer, channel, name(channel)
 
 
-def draw_filters(weights, layer, channel):
-    stats = st.columns(4)
-    for column, (label, value) in zip(stats, [("min", weights.min), ("max", weights.max),
-                                              ("mean", weights.mean), ("std", weights.std)]):
-        column.metric(label, f"{value:+.4f}" if label != "std" else f"{value:.4f}")
-    st.caption(f"All 64 filters of {drawing.LAYER_LABELS[layer]} for input channel {channel}, "
-               "8 per row. Red weights add to the filter's response where the input is bright, "
-               "blue weights subtract; white is about zero. Hover for the exact value.")
-    st.plotly_chart(drawing.filter_grid_figure(weights.weights), key="filters_grid")
+def draw_filters(weights, layer, channel_name):
+    grid, stats = st.columns([4, 1])
+    with grid:
+        st.caption(f"All 64 filters of {drawing.LAYER_LABELS[layer]} for input channel {channel_name}, "
+                   "8 per row. Red weights add to the filter's response where the input is bright, "
+                   "blue weights subtract; white is about zero. Hover for the exact value.")
+        st.plotly_chart(drawing.filter_grid_figure(weights.weights), key="filters_grid")
+    for label, value in (("min", weights.min), ("max", weights.max), ("mean", weights.mean), ("std", weights.std)):
+        stats.metric(label, f"{value:.4f}")
 
 
 common.page_header(
@@ -41,8 +40,8 @@ common.page_header(
     "detectors of edges, colours and blobs: compare an early checkpoint with a late one to see "
     "random noise turn into structure.")
 info = common.require_checkpoint("filters_checkpoint")
-layer, channel = filter_controls()
+layer, channel, channel_name = filter_controls()
 from cifar_core import analysis  # noqa: E402  (TensorFlow: imported only once there is a checkpoint)
 
 weights = analysis.filter_weights(common.inference_model(info).model, layer, channel)
-draw_filters(weights, layer, channel)
+draw_filters(weights, layer, channel_name)

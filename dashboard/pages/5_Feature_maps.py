@@ -18,9 +18,9 @@ def gallery(dataset):
     firsts = [int(np.flatnonzero(dataset.test_labels == c)[0]) for c in np.unique(dataset.test_labels)]
     cells = st.columns(len(firsts))
     for cell, index in zip(cells, firsts):
-        cell.image(drawing.upscale(dataset.test_images[index], 3), width="stretch")
-        cell.button(dataset.class_names[dataset.test_labels[index]], key=f"fm_pick_{index}", on_click=pick,
-                    args=(index,), width="stretch")
+        cell.image(drawing.upscale(dataset.test_images[index], 3), width="stretch",
+                   caption=dataset.class_names[dataset.test_labels[index]])
+        cell.button("Show", key=f"fm_pick_{index}", on_click=pick, args=(index,), width="stretch")
     return st.session_state.get("fm_gallery_pick", firsts[0])
 
 

@@ -1,6 +1,4 @@
 """Confusion matrix: which classes the network mixes up; click a cell to see those very images."""
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 import common
@@ -18,14 +16,14 @@ def set_cell(cell):
 
 
 def apply_click():
-    """A new click on the chart chooses its cell; clearing the click (double-click) clears it."""
+    """A new click on the chart chooses its cell. No points means no new click: the chart forgets its
+    selection whenever the figure changes (a toggle, the highlight), so that must not clear the cell."""
     event = st.session_state.get("cm_chart")
     points = event["selection"]["points"] if event else []
     click = tuple(int(v) for v in points[0]["customdata"][:2]) if points else None
-    previous = st.session_state.get("cm_last_click")
-    if click != previous:
+    if click != st.session_state.get("cm_last_click"):
         st.session_state["cm_last_click"] = click
-        if click is not None or st.session_state.get("cm_cell") == previous:
+        if click is not None:
             set_cell(click)
 
 
@@ -52,34 +50,7 @@ def matrix_controls(names):
     return normalise, hide
 
 
-def matrix_figure(matrix, names, normalise, hide_diagonal, cell):
-    """Heatmap of the counts + one invisible square marker per cell, so that a click reports its cell."""
-    rows = matrix.sum(axis=1, keepdims=True)
-    z = matrix / np.maximum(rows, 1) if normalise else matrix.astype(float)
-    text = np.array([[f"{v:.0%}" if normalise else f"{v:,}" for v in row] for row in z], dtype=object)
-    if hide_diagonal:
-        np.fill_diagonal(z, np.nan)
-        np.fill_diagonal(text, "")
-    n = len(names)
-    true, pred = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")  # (10, 10) each
-    fig = go.Figure(go.Heatmap(z=z, x=np.arange(n), y=np.arange(n), text=text, texttemplate="%{text}",
-                               colorscale="Blues", hoverinfo="skip", colorbar=dict(thickness=12)))
-    fig.add_trace(go.Scatter(
-        x=pred.ravel(), y=true.ravel(), mode="markers", marker=dict(symbol="square", size=28, opacity=0),
-        customdata=np.stack([true.ravel(), pred.ravel(), matrix.ravel()], axis=1),
-        text=[f"true {names[t]}, predicted {names[p]}" for t, p in zip(true.ravel(), pred.ravel())],
-        hovertemplate="%{text}: %{customdata[2]} images<extra></extra>", showlegend=False))
-    if cell is not None:
-        fig.add_shape(type="rect", x0=cell[1] - 0.5, x1=cell[1] + 0.5, y0=cell[0] - 0.5, y1=cell[0] + 0.5,
-                      line=dict(color="#ff7f0e", width=3))
-    fig.update_xaxes(tickvals=list(range(n)), ticktext=names, title="predicted class", side="top")
-    fig.update_yaxes(tickvals=list(range(n)), ticktext=names, title="true class", autorange="reversed")
-    fig.update_layout(height=560, margin=dict(l=0, r=0, t=40, b=0), hoverdistance=-1)
-    return fig
-
-
 def draw_gallery(dataset, probabilities, cell, inference):
-    from cifar_core import analysis
     true, pred = cell
     names = dataset.class_names
     indices = analysis.cell_indices(dataset.test_labels, probabilities, true, pred)
@@ -95,7 +66,8 @@ def draw_gallery(dataset, probabilities, cell, inference):
         for column, index in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
             column.image(drawing.upscale(dataset.test_images[index], 3), width="stretch",
                          caption=f"{probabilities[index, pred]:.0%} · #{index}")
-            column.button("Look inside", key=f"cm_pick_{index}", width="stretch", on_click=choose, args=(int(index),))
+            column.button("Look inside", key=f"cm_pick_{index}", width="stretch", on_click=choose, args=(int(index),),
+                          type="primary" if index == st.session_state.get("cm_chosen") else "secondary")
     chosen = st.session_state.get("cm_chosen")
     if chosen in shown:
         st.subheader(f"Inside test image {chosen}")
@@ -103,29 +75,25 @@ def draw_gallery(dataset, probabilities, cell, inference):
 
 
 @st.fragment
-def matrix_and_gallery(dataset, probabilities, matrix, info):
+def matrix_and_gallery(dataset, probabilities, matrix, inference):
     """Chart, keyboard route and gallery rerun together on a click, without the rest of the page."""
     names = dataset.class_names
     apply_click()
     normalise, hide = matrix_controls(names)
     cell = st.session_state.get("cm_cell")
-    st.plotly_chart(matrix_figure(matrix, names, normalise, hide, cell), on_select="rerun",
+    st.plotly_chart(drawing.confusion_figure(matrix, names, normalise, hide, cell), on_select="rerun",
                     selection_mode="points", key="cm_chart")
     if cell is None:
         st.caption("Click a cell (or choose its two classes above) to see its test images.")
     else:
-        draw_gallery(dataset, probabilities, cell, common.inference_model(info))
+        draw_gallery(dataset, probabilities, cell, inference)
 
 
 def draw_accuracy(confusion, names, count):
     left, right = st.columns([1, 3])
     left.metric("Test accuracy", f"{confusion.accuracy:.1%}", help=f"Over all {count:,} test images.")
     left.caption("Guessing at random would score 10%.")
-    fig = go.Figure(go.Bar(x=names, y=confusion.per_class_accuracy, marker_color="#1f77b4",
-                           text=[f"{a:.0%}" for a in confusion.per_class_accuracy], textposition="outside"))
-    fig.update_yaxes(range=[0, 1.1], tickformat=".0%", title="accuracy per true class")
-    fig.update_layout(height=240, margin=dict(l=0, r=0, t=10, b=0))
-    right.plotly_chart(fig, key="cm_per_class")
+    right.plotly_chart(drawing.per_class_figure(confusion.per_class_accuracy, names), key="cm_per_class")
 
 
 common.page_header(
@@ -137,7 +105,8 @@ dataset = common.require_dataset()
 info = common.require_checkpoint("cm_checkpoint")
 from cifar_core import analysis  # noqa: E402  (TensorFlow: imported only once there is a checkpoint)
 
+inference = common.inference_model(info)  # a damaged checkpoint stops the page here, with its reason
 probabilities = common.test_probabilities(str(info.path), info.saved_at)  # (N, 10)
 confusion = analysis.confusion(dataset.test_labels, probabilities.argmax(axis=1))
 draw_accuracy(confusion, dataset.class_names, len(dataset.test_labels))
-matrix_and_gallery(dataset, probabilities, confusion.matrix, info)
+matrix_and_gallery(dataset, probabilities, confusion.matrix, inference)
