@@ -83,7 +83,8 @@ def download_dataset():
 
     try:
         with st.spinner("Downloading, checking and unpacking…"):
-            data.download(progress=progress)
+            # URL and checksum looked up now, not at import: a test (or a mirror) can point them elsewhere.
+            data.download(progress=progress, url=data.OFFICIAL_URL, expected_md5=data.ARCHIVE_MD5)
     except data.DataError as e:
         bar.empty()
         st.error(f"The download did not work: {e}")
