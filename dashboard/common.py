@@ -43,7 +43,11 @@ def dataset_or_none():
 
 def require_dataset():
     """The dataset, or a one-sentence explanation with the fix, and the page stops."""
-    dataset = dataset_or_none()
+    try:
+        dataset = dataset_or_none()
+    except data.DataError as e:  # a folder is there but broken: say what is wrong, no traceback
+        st.error(f"The CIFAR-10 dataset cannot be loaded: {e}")
+        st.stop()
     if dataset is None:
         st.info("The CIFAR-10 dataset is not on this computer yet: get it on the Home page.")
         st.page_link("Home.py", label="Go to Home to download it", icon="🏠")
