@@ -82,3 +82,22 @@ def test_download_from_a_local_archive(tiny_data_dir, tmp_path):
     result = cli("download", "--from", str(archive), "--data-dir", str(target))
     assert result.returncode == 2 and "MD5" in result.stderr and "Traceback" not in result.stderr
     assert not (target / "cifar-10-batches-py").exists()
+
+
+def test_process_exit_stops_training_cleanly_with_a_final_checkpoint(tiny_data_dir, tmp_path):
+    # A script (like the dashboard's server) that leaves the shared job training and exits.
+    script = f"""
+import time
+from cifar_core.config import preset
+from cifar_core.trainer import get_job
+job = get_job({str(tmp_path)!r}, {str(tiny_data_dir)!r})
+job.start(preset("quick", steps=100_000, batch_size=32, checkpoint_every=100_000, eval_images=50))
+while job.status().step < 5:
+    time.sleep(0.05)
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    saved = list(tmp_path.glob("ckpt-*"))
+    assert len(saved) == 1 and int(saved[0].name.split("-")[1]) >= 5
