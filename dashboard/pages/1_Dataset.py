@@ -58,7 +58,8 @@ def select(dataset, split, name):
 def draw_grid(images, labels, indices, class_names, smooth):
     resample = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST
     pictures = [Image.fromarray(images[i]).resize((SIZE, SIZE), resample) for i in indices]
-    st.image(pictures, caption=[class_names[labels[i]] for i in indices], width=SIZE)
+    # PNG: JPEG (Streamlit's choice for photos) would blur the raw pixel blocks
+    st.image(pictures, caption=[class_names[labels[i]] for i in indices], width=SIZE, output_format="PNG")
 
 
 common.page_header(
