@@ -244,6 +244,7 @@ def test_start_trains_in_the_background_and_a_second_start_is_refused(job):
     assert "Training started" in texts(at.success)
     at.button(key="train_pause").click().run()  # keeps the run alive while we press Start again
     assert job.status().state == "paused" and not at.button(key="train_resume").disabled
+    assert at.toggle(key="train_hold").value is False  # holding the charts is offered while a run is on
 
     at.button(key="train_start").click().run()
     assert "already running" in texts(at.warning)
@@ -252,7 +253,7 @@ def test_start_trains_in_the_background_and_a_second_start_is_refused(job):
     assert job.wait(timeout=120)
     at.run()  # what the fragment's next tick does
     assert not at.exception and not at.error
-    assert "Finished." in texts(at.markdown)
+    assert "Finished." in texts(at.markdown) and not at.toggle  # nothing to hold once the run is over
     assert list(at.dataframe[0].value["step"]) == [30, 15]  # newest first
     charts = at.get("plotly_chart")
     assert len(charts) == 2 and "test images" in charts[0].proto.spec and "loss" in charts[1].proto.spec

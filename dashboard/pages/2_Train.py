@@ -18,6 +18,7 @@ PRESET_NOTES = {
     "quick": "The default recipe in a short run: from nothing to a useful network within minutes, for a lesson.",
 }
 SETTINGS = ("steps", "batch_size", "learning_rate", "eval_every", "checkpoint_every")
+BLUE, ORANGE = "#1f5fbf", "#e07b00"
 
 
 def _apply_preset():
@@ -44,7 +45,7 @@ def train_controls():
     for name in SETTINGS:
         common.keep_choice(f"train_{name}", getattr(PRESETS[st.session_state.train_preset], name))
     name = st.radio("Preset", list(PRESETS), key="train_preset", on_change=_apply_preset, horizontal=True,
-                        help="Fills in the settings below; change any of them before pressing Start.")
+                    help="Fills in the settings below; change any of them before pressing Start.")
     st.caption(PRESET_NOTES.get(name, ""))
     c = st.columns(5)
     c[0].number_input("Iterations (steps)", 1, 1_000_000, step=100, key="train_steps",
@@ -78,16 +79,28 @@ def control_buttons(job, status):
         getattr(st, kind)(message)
 
 
-def history_of(status):
+def history_of(status, latest):
     """The run's metric history; before any run in this server, the latest checkpoint's."""
     if status.history_steps or status.test_steps:
         return dict(steps=status.history_steps, batch_accuracy=status.batch_accuracy, loss=status.loss,
                     test_steps=status.test_steps, test_accuracy=status.test_accuracy)
-    latest = checkpoints.latest_checkpoint(common.checkpoint_dir())
     try:
         return checkpoints.read_meta(latest.path).get("history", {}) if latest else {}
     except checkpoints.CheckpointError:
         return {}
+
+
+def chart_history(status, latest):
+    """What the charts show: the run's history, or the copy taken when the learner chose to hold them.
+
+    Each new point redraws a chart as a new element, which resets any zoom (uirevision cannot
+    help: Streamlit 1.67 derives the element's identity from the figure); a held copy keeps it."""
+    if status.active:
+        st.toggle("Hold the charts to zoom in", key="train_hold",
+                  help="While a run is going, each new point redraws the charts and resets the zoom.")
+    if not st.session_state.get("train_hold") or "train_held" not in st.session_state:
+        st.session_state.train_held = history_of(status, latest)
+    return st.session_state.train_held
 
 
 def draw_charts(history):
@@ -96,27 +109,47 @@ def draw_charts(history):
         return
     accuracy = go.Figure([
         go.Scatter(x=history["steps"], y=history["batch_accuracy"], name="training batches", mode="lines",
-                   line_color="#1f5fbf"),
-        go.Scatter(x=history["test_steps"], y=history["test_accuracy"], name="test images", mode="lines+markers",
-                   line_color="#e07b00")])
+                   line_color=BLUE),
+        go.Scatter(x=history["test_steps"], y=history["test_accuracy"], name="test images",
+                   mode="lines+markers", line_color=ORANGE)])
     accuracy.update_layout(title="Accuracy", yaxis_tickformat=".0%", yaxis_range=[0, 1])
-    loss = go.Figure(go.Scatter(x=history["steps"], y=history["loss"], name="loss", mode="lines", line_color="#1f5fbf"))
+    loss = go.Figure(go.Scatter(x=history["steps"], y=history["loss"], name="loss", mode="lines", line_color=BLUE))
     loss.update_layout(title="Loss on training batches (lower is better)")
-    left, right = st.columns(2)
-    for column, figure, key in ((left, accuracy, "train_accuracy_chart"), (right, loss, "train_loss_chart")):
+    for column, figure, key in zip(st.columns(2), (accuracy, loss), ("train_accuracy_chart", "train_loss_chart")):
         figure.update_layout(uirevision="train", height=340, xaxis_title="step", margin=dict(t=50, b=40),
-                             legend=dict(orientation="h", y=-0.25))
+                             legend=dict(orientation="h", y=-0.25))  # keeps the zoom while the figure is unchanged
         column.plotly_chart(figure, key=key)
 
 
-def draw_checkpoints():
-    infos = list(reversed(checkpoints.list_checkpoints(common.checkpoint_dir())))
+def draw_status(status, latest):
+    if status.state == "failed":
+        st.error(status.message)
+    elif status.state == "idle":
+        st.markdown(f"**Idle.** Start trains from step {latest.step if latest else 0:,}.")
+    else:
+        c = status.config
+        st.markdown(f"**{status.state.capitalize()}.** {status.message}")
+        st.caption(f"This run: {c.preset} preset, {c.steps:,} steps of {c.batch_size} images, "
+                   f"learning rate {c.learning_rate:g} ({c.schedule}).")
+    if status.target_step > status.start_step:
+        done = (status.step - status.start_step) / (status.target_step - status.start_step)
+        st.progress(min(max(done, 0.0), 1.0), text=f"step {status.step:,} of {status.target_step:,}")
+    c = st.columns(3)
+    c[0].metric("Images per second", f"{status.images_per_second:,.0f}" if status.active else "–")
+    c[1].metric("Time left", common.format_duration(status.eta_seconds) if status.active else "–")
+    accuracy = latest.test_accuracy if latest else None
+    c[2].metric(f"Test accuracy at step {latest.step:,}" if latest else "Test accuracy",
+                f"{accuracy:.1%}" if accuracy is not None else "–",
+                help="At the latest checkpoint, on all 10,000 test images; chance is 10%.")
+
+
+def draw_checkpoints(infos):
     st.subheader("Checkpoints")
     if not infos:
         st.caption("None yet: one is saved every *Checkpoint every* steps and when a run stops.")
         return
     st.dataframe([{"step": i.step, "test accuracy": None if i.test_accuracy is None else f"{i.test_accuracy:.1%}",
-                   "preset": i.preset, "saved": common.format_time(i.saved_at)} for i in infos],
+                   "preset": i.preset, "saved": common.format_time(i.saved_at)} for i in reversed(infos)],
                  hide_index=True, key="train_checkpoints")
     st.caption(f"Saved in `{common.checkpoint_dir().resolve()}`; the newest few are kept.")
 
@@ -125,26 +158,11 @@ def draw_live(job):
     status = job.status()
     if status.state != st.session_state.get("train_shown_state"):
         st.rerun()  # the run changed state (ended, paused elsewhere): redraw buttons and timer
-    if status.state == "failed":
-        st.error(status.message)
-    elif status.state == "idle":
-        latest = checkpoints.latest_checkpoint(common.checkpoint_dir())
-        st.markdown(f"**Idle.** Start trains from step {latest.step if latest else 0:,}.")
-    else:
-        st.markdown(f"**{status.state.capitalize()}.** {status.message}")
-    if status.config is not None and status.state != "idle":
-        c = status.config
-        st.caption(f"This run: {c.preset} preset, {c.steps:,} steps of {c.batch_size} images, learning rate "
-                   f"{c.learning_rate:g} ({c.schedule}).")
-    if status.target_step > status.start_step:
-        done = (status.step - status.start_step) / (status.target_step - status.start_step)
-        st.progress(min(max(done, 0.0), 1.0), text=f"step {status.step:,} of {status.target_step:,}")
-    c = st.columns(3)
-    c[0].metric("Images per second", f"{status.images_per_second:,.0f}" if status.active else "–")
-    c[1].metric("Time left", common.format_duration(status.eta_seconds) if status.active else "–")
-    c[2].metric("Latest checkpoint", status.latest_checkpoint or "–")
-    draw_charts(history_of(status))
-    draw_checkpoints()
+    infos = checkpoints.list_checkpoints(common.checkpoint_dir())  # oldest first
+    latest = infos[-1] if infos else None
+    draw_status(status, latest)
+    draw_charts(chart_history(status, latest))
+    draw_checkpoints(infos)
 
 
 common.page_header(
