@@ -236,7 +236,7 @@ def test_choices_survive_a_visit_to_another_page(job):
     assert at.radio(key="train_preset").value == "quick" and at.number_input(key="train_steps").value == 30
 
 
-def test_start_trains_in_the_background_and_a_second_start_is_refused(job):
+def test_start_trains_in_the_background_and_another_browser_sees_the_run_but_cannot_start_another(job):
     at = open_page(TRAIN)
     for key, value in TINY_RUN.items():
         at.number_input(key=key).set_value(value)
@@ -246,8 +246,10 @@ def test_start_trains_in_the_background_and_a_second_start_is_refused(job):
     assert job.status().state == "paused" and not at.button(key="train_resume").disabled
     assert at.toggle(key="train_hold").value is False  # holding the charts is offered while a run is on
 
-    at.button(key="train_start").click().run()
-    assert "already running" in texts(at.warning)
+    other_browser = open_page(TRAIN)
+    assert "Paused." in texts(other_browser.markdown) and not other_browser.button(key="train_resume").disabled
+    other_browser.button(key="train_start").click().run()
+    assert "already running" in texts(other_browser.warning)
 
     at.button(key="train_resume").click().run()
     assert job.wait(timeout=120)
@@ -277,6 +279,15 @@ def test_start_fresh_asks_first_and_sets_old_checkpoints_aside(job, folders):
     assert checkpoints.list_checkpoints(folders) == []
     (aside,) = folders.glob("previous-*")
     assert sorted(p.name for p in aside.iterdir()) == ["ckpt-00000015", "ckpt-00000030"]
+
+
+def test_a_preset_with_another_network_is_refused_with_the_way_out(job):
+    train_tiny(job)  # the quick preset's network has batch-norm after conv2; the notebook's has not
+    at = open_page(TRAIN)
+    at.radio(key="train_preset").set_value("notebook").run()
+    at.button(key="train_start").click().run()
+    assert "Start fresh to train it" in texts(at.warning)
+    assert job.status().state == "finished"  # nothing started
 
 
 def test_a_failed_run_shows_its_message(monkeypatch, folders, tmp_path):

@@ -1,8 +1,7 @@
 """Train: the network learns in the background while you watch; pause, resume, stop, start fresh.
 
-The run lives in the server's one training job (every browser sees the same run);
-this page only sends it commands and draws its progress snapshots.
-"""
+The run lives in the server's one training job, so every browser sees the same run; this page
+only sends it commands and draws its progress snapshots."""
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -79,28 +78,27 @@ def control_buttons(job, status):
         getattr(st, kind)(message)
 
 
-def history_of(status, latest):
-    """The run's metric history; before any run in this server, the latest checkpoint's."""
-    if status.history_steps or status.test_steps:
-        return dict(steps=status.history_steps, batch_accuracy=status.batch_accuracy, loss=status.loss,
-                    test_steps=status.test_steps, test_accuracy=status.test_accuracy)
-    try:
-        return checkpoints.read_meta(latest.path).get("history", {}) if latest else {}
-    except checkpoints.CheckpointError:
-        return {}
-
-
 def chart_history(status, latest):
-    """What the charts show: the run's history, or the copy taken when the learner chose to hold them.
+    """The run's history (before any run in this server, the latest checkpoint's), or the copy held to zoom in.
 
-    Each new point redraws a chart as a new element, which resets any zoom (uirevision cannot
-    help: Streamlit 1.67 derives the element's identity from the figure); a held copy keeps it."""
+    A new point redraws a chart as a new element, which resets its zoom: Streamlit 1.67 derives the
+    element's identity from the figure, so uirevision cannot help. A held copy keeps the figure still."""
     if status.active:
         st.toggle("Hold the charts to zoom in", key="train_hold",
                   help="While a run is going, each new point redraws the charts and resets the zoom.")
-    if not st.session_state.get("train_hold") or "train_held" not in st.session_state:
-        st.session_state.train_held = history_of(status, latest)
-    return st.session_state.train_held
+    if st.session_state.get("train_hold") and "train_held" in st.session_state:
+        return st.session_state.train_held
+    history = {}
+    if status.history_steps or status.test_steps:
+        history = dict(steps=status.history_steps, batch_accuracy=status.batch_accuracy, loss=status.loss,
+                       test_steps=status.test_steps, test_accuracy=status.test_accuracy)
+    elif latest is not None:
+        try:
+            history = checkpoints.read_meta(latest.path).get("history", {})
+        except checkpoints.CheckpointError:
+            pass  # the checkpoint list below still shows it; the analysis pages report the damage
+    st.session_state.train_held = history
+    return history
 
 
 def draw_charts(history):
