@@ -10,7 +10,7 @@ import tensorflow as tf
 from cifar_core import augment, checkpoints
 from cifar_core.model import build_model
 
-EVAL_BATCH = 500  # images per forward pass when evaluating: large enough to be efficient, small in memory
+EVAL_BATCH = 250  # images per forward pass when evaluating: 500 cost ~140 MB more peak memory, no faster
 
 
 class TrainingSession:
