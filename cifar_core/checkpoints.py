@@ -5,7 +5,8 @@ Layout of a checkpoint folder (default `checkpoints/`):
     ckpt-00000500/          one checkpoint, named by its global step
         model.weights.h5    Keras weights
         optimizer.npz       Adam's variables (iteration count, moments)
-        meta.json           step, time, test accuracy, TrainConfig, history, file checksums
+        meta.json           step, time, test accuracy, TrainConfig, file checksums (small: listed often)
+        history.json        the metrics history up to this step (the Train page's curves)
     previous-<time>/        checkpoints set aside by "start fresh" (kept, not listed)
     .writer.lock            held (OS file lock) by the one process that writes here
 
@@ -34,7 +35,7 @@ from cifar_core.config import TrainConfig
 DEFAULT_DIR = Path("checkpoints")
 PREFIX = "ckpt-"
 TMP_PREFIX = ".tmp-"
-WEIGHTS, OPTIMIZER, META = "model.weights.h5", "optimizer.npz", "meta.json"
+WEIGHTS, OPTIMIZER, META, HISTORY = "model.weights.h5", "optimizer.npz", "meta.json", "history.json"
 
 
 class CheckpointError(Exception):
@@ -92,9 +93,10 @@ def save_checkpoint(folder, model, optimizer, step, config, history, test_accura
     try:
         model.save_weights(tmp / WEIGHTS)
         np.savez(tmp / OPTIMIZER, *[v.numpy() for v in optimizer.variables])
+        (tmp / HISTORY).write_text(json.dumps(history))
         meta = {"step": int(step), "saved_at": time.time(), "test_accuracy": test_accuracy,
-                "config": json.loads(config.to_json()), "history": history,
-                "sha256": {name: _sha256(tmp / name) for name in (WEIGHTS, OPTIMIZER)}}
+                "config": json.loads(config.to_json()),
+                "sha256": {name: _sha256(tmp / name) for name in (WEIGHTS, OPTIMIZER, HISTORY)}}
         (tmp / META).write_text(json.dumps(meta))
         _fsync_tree(tmp)
         if final.exists():  # the same step saved twice (stop right after a periodic save)
@@ -139,6 +141,16 @@ def restore(path, model, optimizer=None):
         raise CheckpointError(f"checkpoint {path} does not fit this network ({e}); "
                               f"{_offer_previous(path)}") from None
     return meta
+
+
+def read_history(path):
+    """The metrics history saved with a checkpoint: {"steps": [...], "batch_accuracy": [...], ...}."""
+    path = Path(path)
+    try:
+        return json.loads((path / HISTORY).read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint file {path / HISTORY} is unreadable ({e}); "
+                              f"{_offer_previous(path)}") from None
 
 
 def config_of(path):

@@ -160,8 +160,9 @@ class TrainingJob:
         latest = checkpoints.latest_checkpoint(self.checkpoint_dir)
         history = empty_history()
         if latest is not None:
-            meta = session.restore(latest.path)
-            history = {key: list(meta["history"].get(key, [])) for key in empty_history()}
+            session.restore(latest.path)
+            saved = checkpoints.read_history(latest.path)
+            history = {key: list(saved.get(key, [])) for key in empty_history()}
         start = session.step
         target = start + config.steps
         with self._lock:
