@@ -50,7 +50,7 @@ def require_dataset():
         st.stop()
     if dataset is None:
         st.info("The CIFAR-10 dataset is not on this computer yet: get it on the Home page.")
-        st.page_link("Home.py", label="Go to Home to download it", icon="🏠")
+        st.page_link("Home.py", label="Go to Home to download it", icon=":material/home:")
         st.stop()
     return dataset
 
@@ -60,7 +60,7 @@ def require_checkpoint(key):
     infos = list(reversed(checkpoints.list_checkpoints(checkpoint_dir())))
     if not infos:
         st.info("There is no trained model yet: train one for a few minutes on the Train page.")
-        st.page_link("pages/2_Train.py", label="Go to Train", icon="🏋️")
+        st.page_link("pages/2_Train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     return st.selectbox("Checkpoint", infos, key=key, format_func=describe_checkpoint,
                         help="Older checkpoints show the network earlier in training.")
