@@ -94,7 +94,7 @@ def chart_history(status, latest):
                        test_steps=status.test_steps, test_accuracy=status.test_accuracy)
     elif latest is not None:
         try:
-            history = checkpoints.read_meta(latest.path).get("history", {})
+            history = checkpoints.read_history(latest.path)
         except checkpoints.CheckpointError:
             pass  # the checkpoint list below still shows it; the analysis pages report the damage
     st.session_state.train_held = history
