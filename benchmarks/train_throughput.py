@@ -30,7 +30,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cifar_core import data  # noqa: E402
+from cifar_core import augment, data  # noqa: E402
 from cifar_core.augment import CROP_SIZE  # noqa: E402
 from cifar_core.config import Distortions, preset  # noqa: E402
 from cifar_core.model import build_model  # noqa: E402
@@ -88,7 +88,16 @@ def main():
         fn(steps)
         return steps * BATCH / (time.perf_counter() - start)
 
-    contenders = {"baseline_fit": baseline_fit, "baseline_step": baseline_step, "project": project}
+    distort = tf.function(augment.distort)
+    rng = np.random.default_rng(0)
+
+    def distortions_only(steps):  # where the time goes: the project's distortions without the network
+        for step in range(steps):
+            index = rng.integers(0, len(dataset.train_labels), BATCH)
+            distort(dataset.train_images[index], tf.constant([0, step]), config.distortions).numpy()
+
+    contenders = {"baseline_fit": baseline_fit, "baseline_step": baseline_step, "project": project,
+                  "distortions_only": distortions_only}
     for fn in contenders.values():  # warm-up: graph tracing, tf.data buffers
         fn(10)
     results = {name: [] for name in contenders}
@@ -99,6 +108,7 @@ def main():
     medians = {name: statistics.median(values) for name, values in results.items()}
     print(f"median images/second over {args.repeats} repeats of {args.steps} batches of {BATCH}: "
           + ", ".join(f"{k} {v:.0f}" for k, v in medians.items()))
+    print(f"the project's distortions take {medians['project'] / medians['distortions_only']:.0%} of its step")
     print(f"ratio project / baseline_fit: {medians['project'] / medians['baseline_fit']:.2f}x; "
           f"project / baseline_step: {medians['project'] / medians['baseline_step']:.2f}x")
     print(f"(tf threads: intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
