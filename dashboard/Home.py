@@ -21,7 +21,7 @@ digraph network {
   crop    [label="random distortions (training)\nor centre crop (test)\n24×24×3", fillcolor="#fff4e0", color="#c77700"];
   conv1   [label="conv1: 64 filters of 5×5\nbatch-norm + ReLU\n24×24×64"];
   pool1   [label="max-pool 2×2\n12×12×64", fillcolor="#f4f4f4", color="#777777"];
-  conv2   [label="conv2: 64 filters of 5×5\nReLU\n12×12×64"];
+  conv2   [label="conv2: 64 filters of 5×5\n(+ batch-norm, except the notebook preset)\nReLU\n12×12×64"];
   pool2   [label="max-pool 2×2\n6×6×64", fillcolor="#f4f4f4", color="#777777"];
   flatten [label="flatten\n2304", fillcolor="#f4f4f4", color="#777777"];
   fc1     [label="fc1: dense, ReLU\n256"];
