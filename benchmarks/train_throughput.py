@@ -8,9 +8,7 @@ same network, same distortions, Adam, batch 128, trained two ways:
   baseline_step  `train_on_batch` on batches pulled from the same pipeline: the bare
                  Keras step without fit's start-up, which favours the baseline.
 Project: `cifar_core.session.TrainingSession.train_step`, the step the
-background job runs (distortions batched inside the compiled step), in float32
-and in mixed bfloat16 (what precision="auto" picks on a CPU with AVX512-BF16).
-`distortions_only` times the project's distortions without the network.
+background job runs (distortions batched inside the compiled step).
 
 Both run in this one process, alternating, several repeats; medians and their
 ratio are printed. The machine is shared and noisy: compare only numbers from
@@ -21,7 +19,6 @@ one run.
 import argparse
 import os
 import statistics
-from dataclasses import replace
 import sys
 import time
 from pathlib import Path
@@ -81,15 +78,10 @@ def main():
             model.train_on_batch(x, y)
 
     session = TrainingSession(config, dataset)
-    session_bf16 = TrainingSession(replace(config, precision="mixed_bfloat16"), dataset)
 
     def project(steps):
         for _ in range(steps):
             session.train_step(0, config.steps)
-
-    def project_bf16(steps):  # bf16 arithmetic, float32 weights: what precision="auto" picks on this CPU
-        for _ in range(steps):
-            session_bf16.train_step(0, config.steps)
 
     def timed(fn, steps):
         start = time.perf_counter()
@@ -105,7 +97,7 @@ def main():
             distort(dataset.train_images[index], tf.constant([0, step]), config.distortions).numpy()
 
     contenders = {"baseline_fit": baseline_fit, "baseline_step": baseline_step, "project": project,
-                  "project_bf16": project_bf16, "distortions_only": distortions_only}
+                  "distortions_only": distortions_only}
     for fn in contenders.values():  # warm-up: graph tracing, tf.data buffers
         fn(10)
     results = {name: [] for name in contenders}
@@ -117,9 +109,8 @@ def main():
     print(f"median images/second over {args.repeats} repeats of {args.steps} batches of {BATCH}: "
           + ", ".join(f"{k} {v:.0f}" for k, v in medians.items()))
     print(f"the project's distortions take {medians['project'] / medians['distortions_only']:.0%} of its step")
-    for name in ("project", "project_bf16"):
-        print(f"ratio {name} / baseline_fit: {medians[name] / medians['baseline_fit']:.2f}x; "
-              f"{name} / baseline_step: {medians[name] / medians['baseline_step']:.2f}x")
+    print(f"ratio project / baseline_fit: {medians['project'] / medians['baseline_fit']:.2f}x; "
+          f"project / baseline_step: {medians['project'] / medians['baseline_step']:.2f}x")
     print(f"(tf threads: intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
           f"cores {os.cpu_count()}; numpy {np.__version__}, tensorflow {tf.__version__})")
 

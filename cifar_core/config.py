@@ -42,8 +42,6 @@ class TrainConfig:
     checkpoint_every: int = 1000     # steps between checkpoints (and one on stop)
     keep_checkpoints: int = 5        # older checkpoints are deleted beyond this many
     seed: int = 0                    # seeds batch order and distortions
-    precision: str = "float32"       # "mixed_bfloat16": bf16 arithmetic, float32 weights; "auto": bf16 where
-                                     # the CPU has native bf16 (AVX512-BF16/AMX), measured faster there
 
     def to_json(self):
         return json.dumps(asdict(self), indent=2)
@@ -74,8 +72,6 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be between 0 and 1; got {self.learning_rate}")
         if self.schedule not in ("constant", "onecycle"):
             raise ValueError(f"schedule must be 'constant' or 'onecycle'; got {self.schedule!r}")
-        if self.precision not in ("float32", "mixed_bfloat16", "auto"):
-            raise ValueError(f"precision must be 'float32', 'mixed_bfloat16' or 'auto'; got {self.precision!r}")
         if self.eval_every < 1 or self.checkpoint_every < 1 or self.keep_checkpoints < 1:
             raise ValueError("eval_every, checkpoint_every and keep_checkpoints must be at least 1")
         return self
@@ -90,13 +86,12 @@ PRESETS = {
     "notebook": TrainConfig(preset="notebook", steps=100_000, batch_size=64, learning_rate=1e-4,
                             schedule="constant", warmup_steps=0, batch_norm_conv2=False,
                             distortions=Distortions(), checkpoint_every=1000),
-    # The default: the notebook's network (plus BN after conv2), one-cycle Adam, milder distortions,
-    # bf16 arithmetic where the CPU has it (benchmarks/train_throughput.py);
+    # The default: the notebook's network (plus BN after conv2), one-cycle Adam, milder distortions;
     # 36,000 iterations of 128 (92 epochs) take about 35 minutes on a 2-core laptop.
-    "default": TrainConfig(preset="default", steps=36_000, distortions=MILD, precision="auto"),
+    "default": TrainConfig(preset="default", steps=36_000, distortions=MILD),
     # A lesson that starts from nothing: a short one-cycle run that is useful within two minutes.
     "quick": TrainConfig(preset="quick", steps=1_500, learning_rate=3e-3, warmup_steps=100,
-                         distortions=MILD, eval_every=100, checkpoint_every=500, precision="auto"),
+                         distortions=MILD, eval_every=100, checkpoint_every=500),
 }
 
 

@@ -18,49 +18,27 @@ NUM_CLASSES = 10
 CONV_LAYERS = ("layer_conv1", "layer_conv2")
 
 
-def build_model(config, precision="float32"):
-    """A fresh, uncompiled Keras model for `config` (a TrainConfig).
-
-    precision "mixed_bfloat16" computes in bf16 with float32 weights (the same weights
-    load either way); the softmax always runs in float32 for stable probabilities.
-    """
-    p = precision
+def build_model(config):
+    """A fresh, uncompiled Keras model for `config` (a TrainConfig)."""
     inputs = keras.Input((CROP_SIZE, CROP_SIZE, 3), name="image")
-    x = _conv_block(inputs, "layer_conv1", batch_norm=True, precision=p)
-    x = _conv_block(x, "layer_conv2", batch_norm=config.batch_norm_conv2, precision=p)
-    x = layers.Flatten(name="flatten", dtype=p)(x)
-    x = layers.Dense(256, activation="relu", name="layer_fc1", dtype=p)(x)
-    x = layers.Dense(128, activation="relu", name="layer_fc2", dtype=p)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="layer_softmax", dtype="float32")(x)
+    x = _conv_block(inputs, "layer_conv1", batch_norm=True)
+    x = _conv_block(x, "layer_conv2", batch_norm=config.batch_norm_conv2)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(256, activation="relu", name="layer_fc1")(x)
+    x = layers.Dense(128, activation="relu", name="layer_fc2")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="layer_softmax")(x)
     return keras.Model(inputs, outputs, name="cifar10_cnn")
 
 
-def _conv_block(x, name, batch_norm, precision):
+def _conv_block(x, name, batch_norm):
     # A bias before batch-norm would be cancelled by its mean subtraction; batch-norm's beta replaces it.
-    x = layers.Conv2D(64, 5, padding="same", use_bias=not batch_norm, name=name, dtype=precision)(x)
+    x = layers.Conv2D(64, 5, padding="same", use_bias=not batch_norm, name=name)(x)
     if batch_norm:
         # momentum 0.9 (Keras' default is 0.99): test-time statistics settle within ~50 steps, not ~500,
         # so even a short classroom run evaluates well.
-        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn", dtype=precision)(x)
-    x = layers.ReLU(name=f"{name}_relu", dtype=precision)(x)
-    return layers.MaxPooling2D(2, strides=2, name=f"{name}_pool", dtype=precision)(x)
-
-
-def training_precision(config):
-    """The precision a run trains in: config.precision, with "auto" resolved for this CPU."""
-    if config.precision != "auto":
-        return config.precision
-    return "mixed_bfloat16" if cpu_has_native_bf16() else "float32"
-
-
-def cpu_has_native_bf16():
-    """True on CPUs with bf16 dot-product instructions (Linux only; elsewhere False: emulated bf16 is slow)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    x = layers.ReLU(name=f"{name}_relu")(x)
+    return layers.MaxPooling2D(2, strides=2, name=f"{name}_pool")(x)
 
 
 def conv_layer(model, name):

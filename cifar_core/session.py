@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from cifar_core import augment, checkpoints
-from cifar_core.model import build_model, training_precision
+from cifar_core.model import build_model
 
 EVAL_BATCH = 250  # images per forward pass when evaluating: 500 cost ~140 MB more peak memory, no faster
 
@@ -18,8 +18,7 @@ class TrainingSession:
         self.config = config
         self.dataset = dataset
         keras.utils.set_random_seed(config.seed)  # the initial weights follow the seed
-        self.precision = training_precision(config)
-        self.model = build_model(config, self.precision)
+        self.model = build_model(config)
         self.optimizer = keras.optimizers.Adam(config.learning_rate)
         self.optimizer.build(self.model.trainable_variables)
         self._loss = keras.losses.SparseCategoricalCrossentropy()
