@@ -1,0 +1,473 @@
+"""Dashboard responsiveness budgets, measured with a real Streamlit server and a real headless Chromium.
+
+    .venv/bin/python benchmarks/dashboard_budgets.py [--repeats 3] [--checkpoint-dir C] [--data-dir D]
+
+On the full CIFAR-10 (data/CIFAR-10). A checkpoint is needed: the latest one of
+--checkpoint-dir, else one trained first (`python -m cifar_core train --steps 200`
+into a tmp folder, about a minute). Every server gets a fresh copy of that one
+checkpoint, so its caches are cold and its training run writes nowhere else.
+Prints a table of medians with budgets and PASS/FAIL, and writes it (with every
+sample) to benchmarks/results/dashboard_budgets.json. Not run in CI. The machine
+is shared: compare only numbers from one run.
+
+Two phases of --repeats servers each: *idle* (nothing trains) and *training* (a run
+started on the Train page with the default preset's settings, 36,000 iterations,
+going all through the phase). Per server:
+
+  tab A opens Home and then the Train page (which imports TensorFlow and loads the
+  dataset, as a learner's first visit would); in the training phase it presses
+  Start there and stays on the page (its fragment redraws every second: the
+  teacher's projector). Tab B, a second browser context, makes the measurements.
+  In the last training server, both tabs then close and the throughput is measured.
+
+What each number is (wall clock in this script, from just before the action to the
+moment the expected element is in the page; waits poll on every animation frame):
+
+  first paint      server health "ok" (the server accepts connections) -> Home's title
+                   visible in a fresh browser context (includes loading the frontend).
+  confusion new    click on "Confusion matrix" in the sidebar -> the heatmap drawn, for a
+                   checkpoint this server has never opened: loads the model and
+                   classifies the 10,000 test images.
+  confusion cached the same, back from Home, for the same checkpoint (cached).
+  cell click       mouse click on a cell of the heatmap -> that cell's gallery complete:
+                   its sentence and min(count, 24) captioned images, all drawn by the new
+                   run and loaded. Cells with the most images, on and off the diagonal.
+  feature maps     Enter in "Test image number" (a new number) -> the heading names the
+                   new image and the conv2 chart (the page's last) holds its maps.
+  throughput       training images/second (iterations x batch size) between two changes
+                   of the step counter about --window-seconds apart, read on Home by a
+                   probe tab (reloaded every 0.5 s near both ends; each end timed to the
+                   middle between the read before the change and the read that saw it),
+                   with no tab watching and with 3 tabs on the Train page, alternated;
+                   the drop is 1 - median(3 tabs) / median(none). A window never holds a
+                   checkpoint (10,000 test images and a save); it holds a test
+                   evaluation every 200 iterations as training does.
+  peak RSS         resident memory of the server process and its children, sampled
+                   every 0.5 s, highest value during the training phase (dataset loaded
+                   by the pages and by the training run, tabs open, measurements going).
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+from streamlit_server import StreamlitServer, launch_chromium  # noqa: E402
+
+from cifar_core import checkpoints  # noqa: E402  (no TensorFlow)
+
+PORTS = range(8621, 8640)
+RESULTS = ROOT / "benchmarks" / "results"
+TITLE = "How a CNN learns: CIFAR-10"
+TIMEOUT = 180_000  # ms: a step that takes longer is a failure, not a slow sample
+GALLERY_SIZE = 24  # as dashboard/pages/6_Confusion_matrix.py
+CHECKPOINT_EVERY = 1000  # the default preset's, which the training phase runs
+BUDGETS = {  # name: (budget, unit); lower is better for all
+    "first_paint": (3.0, "s"), "confusion_new": (5.0, "s"), "confusion_cached": (0.5, "s"),
+    "cell_click": (0.5, "s"), "feature_maps": (0.5, "s"), "throughput_drop": (15.0, "%"),
+    "peak_rss": (1.5, "GB"),
+}
+
+
+# --- the server's memory ------------------------------------------------------------------
+
+class RssSampler(threading.Thread):
+    """Peak RSS (bytes) of a process and its children, sampled every 0.5 s until stop()."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.process, self.peak, self.done = psutil.Process(pid), 0, threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.5):
+            try:
+                rss = sum(p.memory_info().rss for p in [self.process, *self.process.children(recursive=True)])
+            except psutil.Error:  # the server (or a child) just went away
+                continue
+            self.peak = max(self.peak, rss)
+
+    def stop(self):
+        self.done.set()
+        self.join()
+
+
+# --- one browser tab ------------------------------------------------------------------------
+
+def timed(action, wait):
+    start = time.perf_counter()
+    action()
+    wait()
+    return time.perf_counter() - start
+
+
+def fresh(key):
+    """CSS for the element drawn with `key` by the latest run (a rerun keeps stale copies a while)."""
+    return f'.st-key-{key}:not([data-stale="true"])'
+
+
+def sidebar(page, label):
+    return page.get_by_test_id("stSidebarNav").get_by_role("link", name=label, exact=True)
+
+
+def wait_fn(page, script, arg=None):
+    page.wait_for_function(script, arg=arg, polling="raf", timeout=TIMEOUT)
+
+
+def open_home(page):
+    sidebar(page, "Home").click()
+    page.get_by_role("heading", name=TITLE).wait_for(timeout=TIMEOUT)
+    page.locator(".st-key-cm_chart").wait_for(state="detached", timeout=TIMEOUT)
+
+
+def confusion_visit(page):
+    """Seconds from the sidebar click to the heatmap drawn."""
+    return timed(lambda: sidebar(page, "Confusion matrix").click(),
+                 lambda: page.locator(f"{fresh('cm_chart')} .heatmaplayer image").wait_for(timeout=TIMEOUT))
+
+
+GALLERY_DONE = """([trueName, predName, n]) => {
+  const drawn = e => !e.closest('[data-stale="true"]');  // by this run, not left over from the last one
+  const said = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+    .some(e => drawn(e) && e.innerText.includes(`test images are ${trueName}s called ${predName} (`));
+  const captions = [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+    .filter(c => drawn(c) && /^\\d+% · #\\d+$/.test(c.innerText.trim()));
+  return said && captions.length === n && captions.every(c => {
+    const img = c.parentElement.querySelector('img'); return img && img.complete && img.naturalWidth > 0; });
+}"""
+
+
+def cell_clicks(page, count):
+    """Seconds from a click on a cell to its gallery, for `count` cells: those with the most images, half of
+    them off the diagonal."""
+    plot = page.locator(f"{fresh('cm_chart')} .js-plotly-plot")
+    cells, names = plot.evaluate("p => [p.data[1].customdata, p.layout.xaxis.ticktext]")
+    cells = sorted((c for c in cells if c[2] > 0), key=lambda c: -c[2])
+    off = [c for c in cells if c[0] != c[1]][:count // 2]
+    on = [c for c in cells if c[0] == c[1]][:count - len(off)]
+    samples = []
+    for true, predicted, images in [c for pair in zip(on, off) for c in pair] + on[len(off):]:
+        plot.scroll_into_view_if_needed()
+        area = page.locator(f"{fresh('cm_chart')} .nsewdrag").bounding_box()  # columns/rows -0.5..9.5
+        x = area["x"] + (predicted + 0.5) * area["width"] / 10
+        y = area["y"] + (true + 0.5) * area["height"] / 10
+        samples.append(timed(lambda: page.mouse.click(x, y), lambda: wait_fn(
+            page, GALLERY_DONE, [names[true], names[predicted], min(images, GALLERY_SIZE)])))
+    return samples
+
+
+MAPS_DONE = """([index, before]) => {
+  const heading = [...document.querySelectorAll('h3')].some(h => !h.closest('[data-stale="true"]')
+    && h.innerText.trim() === `What the network sees in test image ${index}`);
+  const plot = document.querySelector('.st-key-fm_conv2:not([data-stale="true"]) .js-plotly-plot');
+  return heading && plot && plot.querySelector('.heatmaplayer image')
+    && JSON.stringify(plot.data[0].z) !== before;
+}"""
+
+
+def feature_map_changes(page, indices):
+    """Seconds from Enter in "Test image number" to the new image's maps, for each index."""
+    sidebar(page, "Feature maps").click()
+    page.locator(fresh("fm_source")).get_by_text("Test image number", exact=True).click(timeout=TIMEOUT)
+    wait_fn(page, MAPS_DONE, [0, ""])
+    field = page.locator(f"{fresh('fm_index')} input")
+    samples = []
+    for index in indices:
+        before = page.locator(f"{fresh('fm_conv2')} .js-plotly-plot").evaluate(
+            "p => JSON.stringify(p.data[0].z)")  # the maps now shown
+        field.fill(str(index))
+        samples.append(timed(lambda: field.press("Enter"), lambda: wait_fn(page, MAPS_DONE, [index, before])))
+    return samples
+
+
+def new_tab(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT)
+    return context, context.new_page()
+
+
+def start_training(page):
+    """On the Train page with the default preset's settings: Start; returns the run's batch size."""
+    sidebar(page, "Train").click()
+    page.locator(fresh("train_start")).get_by_role("button").click(timeout=TIMEOUT)
+    caption = page.get_by_text(re.compile(r"^This run: default preset, [\d,]+ steps of \d+ images"))
+    caption.wait_for(timeout=TIMEOUT)
+    page.get_by_text(re.compile(r"^step [\d,]+ of ")).first.wait_for(timeout=TIMEOUT)
+    return int(re.search(r"steps of (\d+) images", caption.inner_text()).group(1))
+
+
+# --- training throughput --------------------------------------------------------------------
+
+class StepProbe:
+    """Reads the training step from Home's status line ("running: step 1,230 of 36,200"), which moves in
+    steps of 10 (the job publishes its progress every 10 iterations)."""
+
+    def __init__(self, browser, url):
+        self.context, self.page = new_tab(browser)
+        self.url = url
+
+    def read(self):
+        """(step shown, time): the time is the middle of the page load that showed it."""
+        started = time.perf_counter()
+        self.page.goto(self.url)
+        line = self.page.get_by_text(re.compile(r"^running: step [\d,]+ of"))
+        line.wait_for(timeout=TIMEOUT)
+        return int(line.inner_text().split()[2].replace(",", "")), (started + time.perf_counter()) / 2
+
+    def next_change(self, period=0.5):
+        """(new step, time) of the counter's next change, timed to the middle between the read before it and
+        the read that saw it; reads every `period` seconds."""
+        step, seen_at = self.read()
+        while True:
+            time.sleep(max(0.0, seen_at + period - time.perf_counter()))
+            before = seen_at
+            new, seen_at = self.read()
+            if new != step:
+                return new, (before + seen_at) / 2
+
+    def window(self, seconds, fastest):
+        """Steps/second between two changes of the counter about `seconds` apart. A checkpoint (a pass over
+        the 10,000 test images, then a save) must not fall inside: when one could, at the `fastest` rate
+        seen, wait until it has passed (at most 3 minutes)."""
+        step, _ = self.read()
+        deadline = time.perf_counter() + 180
+        while (step // CHECKPOINT_EVERY != int(step + fastest * (seconds + 5)) // CHECKPOINT_EVERY
+               and time.perf_counter() < deadline):
+            time.sleep(2)
+            step, _ = self.read()
+        first, t0 = self.next_change()
+        time.sleep(seconds)
+        last, t1 = self.next_change()
+        return (last - first) / (t1 - t0), (first, last)
+
+    def close(self):
+        self.context.close()
+
+
+def throughput(browser, server, batch, seconds, rounds):
+    """{0: [images/s per window], 3: [...]}: no tab on the Train page, then 3, alternating."""
+    probe = StepProbe(browser, server.url)
+    fastest, _ = probe.window(seconds / 2, fastest=0.0)  # nobody watching: the fastest rate, to plan with
+    samples = {0: [], 3: []}
+    for _ in range(rounds):
+        for watchers in (0, 3):
+            tabs = [new_tab(browser) for _ in range(watchers)]
+            for _, page in tabs:
+                page.goto(f"{server.url}/Train")
+                page.get_by_text(re.compile(r"^step [\d,]+ of ")).first.wait_for(timeout=TIMEOUT)
+            steps_per_second, (first, last) = probe.window(seconds, fastest)
+            samples[watchers].append(steps_per_second * batch)
+            print(f"    throughput with {watchers} Train tabs: {steps_per_second * batch:,.0f} images/s "
+                  f"(steps {first:,} to {last:,})", flush=True)
+            for context, _ in tabs:
+                context.close()
+    probe.close()
+    return samples
+
+
+# --- a server's life --------------------------------------------------------------------
+
+def one_server(browser, data_dir, checkpoint, training, measure_throughput, args, samples, rss_peaks):
+    """Start a fresh server on a fresh copy of `checkpoint`, measure, stop it; samples go into `samples`."""
+    phase = "training" if training else "idle"
+    with tempfile.TemporaryDirectory(prefix="dashboard-budgets-") as folder:
+        shutil.copytree(checkpoint.path, Path(folder) / checkpoint.path.name)
+        server = StreamlitServer(env={"CIFAR10_DATA_DIR": str(data_dir), "CIFAR10_CHECKPOINT_DIR": folder},
+                                 ports=PORTS, log_path=Path(folder) / "streamlit.log")
+        tabs = []
+        rss = None
+        try:
+            tabs.append(new_tab(browser))
+            tab_a = tabs[0][1]
+            server.start(timeout=120)
+            healthy = time.perf_counter()
+            rss = RssSampler(server.process.pid)
+            rss.start()
+            tab_a.goto(server.url, wait_until="commit")
+            tab_a.get_by_role("heading", name=TITLE).wait_for(timeout=TIMEOUT)
+            samples["first_paint"].append(time.perf_counter() - healthy)
+            tab_a.get_by_text("CIFAR-10 is here").wait_for(timeout=TIMEOUT)
+            samples["dataset_status"].append(time.perf_counter() - healthy)
+            if training:
+                batch = start_training(tab_a)
+            else:
+                sidebar(tab_a, "Train").click()
+                tab_a.locator(fresh("train_start")).get_by_role("button").wait_for(timeout=TIMEOUT)
+
+            tabs.append(new_tab(browser))
+            tab_b = tabs[1][1]
+            tab_b.goto(server.url)
+            tab_b.get_by_role("heading", name=TITLE).wait_for(timeout=TIMEOUT)
+            key = f"{phase}:"
+            samples[key + "confusion_new"].append(confusion_visit(tab_b))
+            for _ in range(args.cached):
+                open_home(tab_b)
+                samples[key + "confusion_cached"].append(confusion_visit(tab_b))
+            samples[key + "cell_click"] += cell_clicks(tab_b, args.clicks)
+            indices = [1000 * (i + 1) + 7 for i in range(args.changes)]  # any other test images
+            samples[key + "feature_maps"] += feature_map_changes(tab_b, indices)
+            print("    " + ", ".join(f"{name.split(':')[-1]} {', '.join(f'{v:.2f}' for v in values[-6:])} s"
+                                    for name, values in samples.items() if name.startswith(key) or name in
+                                    ("first_paint", "dataset_status")), flush=True)
+            if measure_throughput:
+                for context, _ in tabs:
+                    context.close()
+                tabs = []
+                for watchers, values in throughput(browser, server, batch, args.window_seconds,
+                                                   args.throughput_rounds).items():
+                    samples[f"throughput_{watchers}"] += values
+        except Exception:
+            for number, (_, page) in enumerate(tabs):
+                shot = RESULTS / f"failure-tab{number}.png"
+                page.screenshot(path=shot, full_page=True)
+                print(f"screenshot: {shot}", file=sys.stderr)
+            log = Path(folder) / "streamlit.log"
+            print(f"server log (tail):\n{log.read_text()[-3000:]}", file=sys.stderr)
+            raise
+        finally:
+            for context, _ in tabs:
+                context.close()
+            if rss is not None:
+                rss.stop()
+                rss_peaks.append({phase: rss.peak})
+            server.stop()
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def summary(samples, rss_peaks):
+    """Rows: (label, median, budget key or None, unit, n)."""
+    rows = [("Home first paint (fresh server)", median(samples["first_paint"]), "first_paint", "s",
+             len(samples["first_paint"])),
+            ("  Home's dataset status (info)", median(samples["dataset_status"]), None, "s",
+             len(samples["dataset_status"]))]
+    for phase, words in (("idle", "idle"), ("training", "while training")):
+        for key, label in (("confusion_new", "Confusion matrix, new checkpoint"),
+                           ("confusion_cached", "Confusion matrix, cached"),
+                           ("cell_click", "Cell click -> its gallery"),
+                           ("feature_maps", "Feature maps of another image")):
+            values = samples.get(f"{phase}:{key}", [])
+            rows.append((f"{label} ({words})", median(values), key, "s", len(values)))
+    zero, three = samples.get("throughput_0", []), samples.get("throughput_3", [])
+    if zero and three:
+        rows.append(("Training images/s, no Train tab (info)", median(zero), None, "img/s", len(zero)))
+        rows.append(("Training images/s, 3 Train tabs (info)", median(three), None, "img/s", len(three)))
+        drop = 100 * (1 - median(three) / median(zero))
+        rows.append(("Throughput drop with 3 Train tabs", drop, "throughput_drop", "%", len(three)))
+    for phase, label in (("idle", "Peak server RSS, idle (info)"),
+                         ("training", "Peak server RSS while training")):
+        peaks = [p[phase] / 1e9 for p in rss_peaks if phase in p]
+        if peaks:
+            rows.append((label, max(peaks), "peak_rss" if phase == "training" else None, "GB", len(peaks)))
+    return rows
+
+
+def print_table(rows):
+    print(f"\n{'measure':<46} {'median':>12} {'budget':>10}  result  n")
+    print("-" * 80)
+    for label, value, key, unit, n in rows:
+        shown = ("–" if value is None else f"{value:,.0f} {unit}" if unit == "img/s" else
+                 f"{value:.2f} {unit}")
+        if key is None:
+            print(f"{label:<46} {shown:>12} {'':>10}  {'':<6}  {n}")
+            continue
+        budget, _ = BUDGETS[key]
+        verdict = "–" if value is None else "PASS" if value <= budget else "FAIL"
+        print(f"{label:<46} {shown:>12} {'<= ' + f'{budget:g} {unit}':>10}  {verdict:<6}  {n}")
+    print("(medians; RSS lines are the highest peak over the servers; GB = 10^9 bytes)")
+
+
+def ensure_checkpoint(args, data_dir, scratch):
+    if args.checkpoint_dir:
+        latest = checkpoints.latest_checkpoint(args.checkpoint_dir)
+        if latest is None:
+            sys.exit(f"no checkpoint in {args.checkpoint_dir}")
+        return latest
+    folder = Path(scratch) / "checkpoints"
+    print(f"Training a checkpoint (200 steps) into {folder} …", flush=True)
+    run = subprocess.run([sys.executable, "-m", "cifar_core", "train", "--steps", "200", "--checkpoint-dir",
+                          str(folder), "--data-dir", str(data_dir)], cwd=ROOT, capture_output=True, text=True)
+    if run.returncode:
+        sys.exit(f"training the checkpoint failed:\n{run.stderr[-2000:]}")
+    print(run.stdout.strip(), flush=True)
+    return checkpoints.latest_checkpoint(folder)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="fresh servers per phase (idle, training)")
+    parser.add_argument("--cached", type=int, default=3, help="cached confusion-matrix visits per server")
+    parser.add_argument("--clicks", type=int, default=4, help="cell clicks per server")
+    parser.add_argument("--changes", type=int, default=4, help="feature-map image changes per server")
+    parser.add_argument("--window-seconds", type=float, default=40, help="length of a throughput window")
+    parser.add_argument("--throughput-rounds", type=int, default=2,
+                        help="windows per condition (0 and 3 tabs)")
+    parser.add_argument("--no-throughput", dest="throughput", action="store_false")
+    parser.add_argument("--checkpoint-dir", help="use its latest checkpoint instead of training one")
+    parser.add_argument("--data-dir", default=str(ROOT / "data" / "CIFAR-10"))
+    args = parser.parse_args()
+    data_dir = Path(args.data_dir).resolve()
+    if not (data_dir / "cifar-10-batches-py").is_dir():
+        sys.exit(f"the full CIFAR-10 is not in {data_dir}: python -m cifar_core download")
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))  # still stop the servers
+    started = time.time()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    samples = {key: [] for key in ("first_paint", "dataset_status", "throughput_0", "throughput_3")}
+    for phase in ("idle", "training"):
+        for key in ("confusion_new", "confusion_cached", "cell_click", "feature_maps"):
+            samples[f"{phase}:{key}"] = []
+    rss_peaks = []
+    with tempfile.TemporaryDirectory(prefix="dashboard-budgets-") as scratch:
+        checkpoint = ensure_checkpoint(args, data_dir, scratch)
+        print(f"Checkpoint: {checkpoint.path} (step {checkpoint.step})", flush=True)
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                for training in (False, True):
+                    for repeat in range(args.repeats):
+                        phase = "training" if training else "idle"
+                        print(f"  {phase} server {repeat + 1} of {args.repeats} …", flush=True)
+                        measure_throughput = training and repeat == args.repeats - 1 and args.throughput
+                        one_server(browser, data_dir, checkpoint, training, measure_throughput, args, samples,
+                                   rss_peaks)
+            finally:
+                browser.close()
+
+    rows = summary(samples, rss_peaks)
+    print_table(rows)
+    out = RESULTS / "dashboard_budgets.json"
+    out.write_text(json.dumps({
+        "command": " ".join([Path(sys.executable).name, *sys.argv]), "started": time.strftime(
+            "%Y-%m-%d %H:%M:%S", time.localtime(started)), "minutes": round((time.time() - started) / 60, 1),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "checkpoint_step": checkpoint.step,
+        "results": [{"measure": label, "median": value, "unit": unit, "n": n,
+                     "budget": BUDGETS[key][0] if key else None,
+                     "pass": None if key is None or value is None else value <= BUDGETS[key][0]}
+                    for label, value, key, unit, n in rows],
+        "samples": samples, "rss_peaks_bytes": rss_peaks}, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
