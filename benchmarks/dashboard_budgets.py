@@ -242,9 +242,9 @@ class StepProbe:
     def window(self, seconds, fastest):
         """Steps/second between two changes of the counter about `seconds` apart. A checkpoint (a pass over
         the 10,000 test images, then a save) must not fall inside: when one could, at the `fastest` rate
-        seen, wait until it has passed (at most 3 minutes)."""
+        seen, wait until it has passed (at most 90 s)."""
         step, _ = self.read()
-        deadline = time.perf_counter() + 180
+        deadline = time.perf_counter() + 90
         while (step // CHECKPOINT_EVERY != int(step + fastest * (seconds + 5)) // CHECKPOINT_EVERY
                and time.perf_counter() < deadline):
             time.sleep(2)
