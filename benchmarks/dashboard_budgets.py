@@ -258,21 +258,44 @@ class StepProbe:
         self.context.close()
 
 
+def cpu_seconds(processes):
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:  # gone meanwhile
+            pass
+    return total
+
+
 def throughput(browser, server, batch, seconds, rounds):
-    """{0: [images/s per window], 3: [...]}: no tab on the Train page, then 3, alternating."""
+    """{0: [images/s per window], 3: [...]}, and the CPU cores used meanwhile by the server and by this
+    script's browser (on the same machine; in a classroom the tabs run on the students' laptops):
+    no tab on the Train page, then 3, alternating."""
     probe = StepProbe(browser, server.url)
     fastest, _ = probe.window(seconds / 2, fastest=0.0)  # nobody watching: the fastest rate, to plan with
-    samples = {0: [], 3: []}
+    samples = {0: [], 3: [], "cpu": []}
+    server_process = psutil.Process(server.process.pid)
     for _ in range(rounds):
         for watchers in (0, 3):
             tabs = [new_tab(browser) for _ in range(watchers)]
             for _, page in tabs:
                 page.goto(f"{server.url}/Train")
                 page.get_by_text(re.compile(r"^step [\d,]+ of ")).first.wait_for(timeout=TIMEOUT)
+            browser_processes = [p for p in psutil.Process().children(recursive=True)
+                                 if p.pid != server.process.pid]
+            cpu_before = cpu_seconds([server_process]), cpu_seconds(browser_processes), time.perf_counter()
             steps_per_second, (first, last) = probe.window(seconds, fastest)
+            cpu_after = cpu_seconds([server_process]), cpu_seconds(browser_processes), time.perf_counter()
+            wall = cpu_after[2] - cpu_before[2]
+            server_cores, browser_cores = ((cpu_after[i] - cpu_before[i]) / wall for i in (0, 1))
             samples[watchers].append(steps_per_second * batch)
+            samples["cpu"].append({"tabs": watchers, "server_cores": server_cores,
+                                   "browser_cores": browser_cores})
             print(f"    throughput with {watchers} Train tabs: {steps_per_second * batch:,.0f} images/s "
-                  f"(steps {first:,} to {last:,})", flush=True)
+                  f"(steps {first:,} to {last:,}; CPU cores: server {server_cores:.2f}, "
+                  f"browser {browser_cores:.2f})", flush=True)
             for context, _ in tabs:
                 context.close()
     probe.close()
@@ -284,6 +307,7 @@ def throughput(browser, server, batch, seconds, rounds):
 def one_server(browser, data_dir, checkpoint, training, measure_throughput, args, samples, rss_peaks):
     """Start a fresh server on a fresh copy of `checkpoint`, measure, stop it; samples go into `samples`."""
     phase = "training" if training else "idle"
+    already = {name: len(values) for name, values in samples.items()}
     with tempfile.TemporaryDirectory(prefix="dashboard-budgets-") as folder:
         shutil.copytree(checkpoint.path, Path(folder) / checkpoint.path.name)
         server = StreamlitServer(env={"CIFAR10_DATA_DIR": str(data_dir), "CIFAR10_CHECKPOINT_DIR": folder},
@@ -320,16 +344,16 @@ def one_server(browser, data_dir, checkpoint, training, measure_throughput, args
             samples[key + "cell_click"] += cell_clicks(tab_b, args.clicks)
             indices = [1000 * (i + 1) + 7 for i in range(args.changes)]  # any other test images
             samples[key + "feature_maps"] += feature_map_changes(tab_b, indices)
-            print("    " + ", ".join(f"{name.split(':')[-1]} {', '.join(f'{v:.2f}' for v in values[-6:])} s"
-                                    for name, values in samples.items() if name.startswith(key) or name in
-                                    ("first_paint", "dataset_status")), flush=True)
+            new = {name.split(":")[-1]: values[already[name]:] for name, values in samples.items()}
+            print("    " + ", ".join(f"{name} {', '.join(f'{v:.2f}' for v in values)} s"
+                                    for name, values in new.items() if values), flush=True)
             if measure_throughput:
                 for context, _ in tabs:
                     context.close()
                 tabs = []
-                for watchers, values in throughput(browser, server, batch, args.window_seconds,
-                                                   args.throughput_rounds).items():
-                    samples[f"throughput_{watchers}"] += values
+                for what, values in throughput(browser, server, batch, args.window_seconds,
+                                               args.throughput_rounds).items():
+                    samples[f"throughput_{what}"] += values
         except Exception:
             for number, (_, page) in enumerate(tabs):
                 shot = RESULTS / f"failure-tab{number}.png"
@@ -381,17 +405,17 @@ def summary(samples, rss_peaks):
 
 
 def print_table(rows):
-    print(f"\n{'measure':<46} {'median':>12} {'budget':>10}  result  n")
-    print("-" * 80)
+    print(f"\n{'measure':<50} {'median':>12} {'budget':>11}  result  n")
+    print("-" * 86)
     for label, value, key, unit, n in rows:
         shown = ("–" if value is None else f"{value:,.0f} {unit}" if unit == "img/s" else
                  f"{value:.2f} {unit}")
         if key is None:
-            print(f"{label:<46} {shown:>12} {'':>10}  {'':<6}  {n}")
+            print(f"{label:<50} {shown:>12} {'':>11}  {'':<6}  {n}")
             continue
         budget, _ = BUDGETS[key]
         verdict = "–" if value is None else "PASS" if value <= budget else "FAIL"
-        print(f"{label:<46} {shown:>12} {'<= ' + f'{budget:g} {unit}':>10}  {verdict:<6}  {n}")
+        print(f"{label:<50} {shown:>12} {'<= ' + f'{budget:g} {unit}':>11}  {verdict:<6}  {n}")
     print("(medians; RSS lines are the highest peak over the servers; GB = 10^9 bytes)")
 
 
@@ -431,7 +455,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))  # still stop the servers
     started = time.time()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    samples = {key: [] for key in ("first_paint", "dataset_status", "throughput_0", "throughput_3")}
+    samples = {key: [] for key in ("first_paint", "dataset_status", "throughput_0", "throughput_3",
+                                   "throughput_cpu")}
     for phase in ("idle", "training"):
         for key in ("confusion_new", "confusion_cached", "cell_click", "feature_maps"):
             samples[f"{phase}:{key}"] = []
