@@ -144,7 +144,7 @@ GALLERY_DONE = """([trueName, predName, n]) => {
   const drawn = e => !e.closest('[data-stale="true"]');  // by this run, not left over from the last one
   const said = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
     .some(e => drawn(e) && e.innerText.includes(`test images are ${trueName}s called ${predName} (`));
-  const captions = [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+  const captions = [...document.querySelectorAll('figure.pixels figcaption')]
     .filter(c => drawn(c) && /^\\d+% · #\\d+$/.test(c.innerText.trim()));
   return said && captions.length === n && captions.every(c => {
     const img = c.parentElement.querySelector('img'); return img && img.complete && img.naturalWidth > 0; });
@@ -344,9 +344,10 @@ def one_server(browser, data_dir, checkpoint, training, measure_throughput, args
             samples[key + "cell_click"] += cell_clicks(tab_b, args.clicks)
             indices = [1000 * (i + 1) + 7 for i in range(args.changes)]  # any other test images
             samples[key + "feature_maps"] += feature_map_changes(tab_b, indices)
-            new = {name.split(":")[-1]: values[already[name]:] for name, values in samples.items()}
+            new = {name.split(":")[-1]: values[already[name]:] for name, values in samples.items()
+                   if len(values) > already[name]}  # "idle:x" and "training:x" both print as "x"
             print("    " + ", ".join(f"{name} {', '.join(f'{v:.2f}' for v in values)} s"
-                                    for name, values in new.items() if values), flush=True)
+                                    for name, values in new.items()), flush=True)
             if measure_throughput:
                 for context, _ in tabs:
                     context.close()

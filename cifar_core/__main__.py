@@ -15,7 +15,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
-from cifar_core import checkpoints, data  # noqa: E402
+from cifar_core import checkpoints, confusion, data  # noqa: E402
 from cifar_core.config import PRESETS, preset  # noqa: E402
 
 
@@ -98,7 +98,7 @@ def run_evaluate(args):
     dataset = data.load_dataset(args.data_dir)
     inference = analysis.load_inference_model(latest.path)
     predicted = analysis.predict_probabilities(inference.model, dataset.test_images).argmax(axis=1)
-    result = analysis.confusion(dataset.test_labels, predicted)
+    result = confusion.confusion(dataset.test_labels, predicted)
     print(f"checkpoint: {latest.path} (step {latest.step})")
     print(f"test accuracy: {result.accuracy:.1%}")
     width = max(len(n) for n in dataset.class_names)

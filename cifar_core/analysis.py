@@ -8,14 +8,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from cifar_core import augment, checkpoints
-from cifar_core.model import CONV_LAYERS, NUM_CLASSES, build_model, conv_layer
+from cifar_core.model import CONV_LAYERS, build_model, conv_layer
 from cifar_core.session import predict_probabilities
 
-__all__ = ["InferenceModel", "load_inference_model", "predict_probabilities", "confusion", "cell_indices",
-           "filter_weights", "feature_maps", "image_probabilities"]
+__all__ = ["InferenceModel", "load_inference_model", "predict_probabilities", "filter_weights", "feature_maps",
+           "image_probabilities"]
 
 
 @dataclass(frozen=True)
@@ -35,33 +34,6 @@ def load_inference_model(checkpoint_path):
     # Feature maps are the ReLU outputs, before pooling: what each filter responds to, at full resolution.
     outputs = [model.get_layer(f"{name}_relu").output for name in CONV_LAYERS] + [model.output]
     return InferenceModel(model, keras.Model(model.input, outputs), checkpoint_path, int(meta["step"]))
-
-
-@dataclass(frozen=True)
-class Confusion:
-    matrix: np.ndarray              # (10, 10) int: rows = true class, columns = predicted class
-    per_class_accuracy: np.ndarray  # (10,) fraction of each true class predicted right
-    accuracy: float                 # overall fraction right
-
-
-def confusion(labels, predicted):
-    """Confusion matrix of true `labels` against `predicted` classes, both (N,) ints in 0..9."""
-    matrix = sk_confusion_matrix(labels, predicted, labels=np.arange(NUM_CLASSES))
-    totals = matrix.sum(axis=1)
-    per_class = np.divide(np.diag(matrix), totals, out=np.zeros(NUM_CLASSES), where=totals > 0)
-    return Confusion(matrix, per_class, float(np.trace(matrix) / max(1, matrix.sum())))
-
-
-def cell_indices(labels, probabilities, true_class, predicted_class):
-    """Indices of the images of one confusion-matrix cell, most confident first.
-
-    labels: (N,) ints; probabilities: (N, 10). Confidence is the probability the
-    network gave its (wrong or right) predicted class.
-    """
-    predicted = np.argmax(probabilities, axis=1)
-    index = np.flatnonzero((labels == true_class) & (predicted == predicted_class))
-    confidence = probabilities[index, predicted_class]
-    return index[np.argsort(-confidence, kind="stable")]
 
 
 @dataclass(frozen=True)

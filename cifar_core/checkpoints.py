@@ -7,6 +7,8 @@ Layout of a checkpoint folder (default `checkpoints/`):
         optimizer.npz       Adam's variables (iteration count, moments)
         meta.json           step, time, test accuracy, TrainConfig, file checksums (small: listed often)
         history.json        the metrics history up to this step (the Train page's curves)
+        test_probabilities.npy  (10000, 10) float32: the network's answers on the test set at this step
+                            (the Confusion matrix page reads them instead of classifying again)
     previous-<time>/        checkpoints set aside by "start fresh" (kept, not listed)
     .writer.lock            held (OS file lock) by the one process that writes here
 
@@ -36,6 +38,7 @@ DEFAULT_DIR = Path("checkpoints")
 PREFIX = "ckpt-"
 TMP_PREFIX = ".tmp-"
 WEIGHTS, OPTIMIZER, META, HISTORY = "model.weights.h5", "optimizer.npz", "meta.json", "history.json"
+PROBABILITIES = "test_probabilities.npy"
 
 
 class CheckpointError(Exception):
@@ -83,8 +86,11 @@ def read_meta(path):
         raise CheckpointError(f"checkpoint {path / META} is unreadable ({e}); {_offer_previous(path)}") from None
 
 
-def save_checkpoint(folder, model, optimizer, step, config, history, test_accuracy, keep=5):
-    """Write ckpt-<step> atomically, then delete the oldest beyond `keep`. Returns its CheckpointInfo."""
+def save_checkpoint(folder, model, optimizer, step, config, history, test_accuracy, keep=5,
+                    test_probabilities=None):
+    """Write ckpt-<step> atomically, then delete the oldest beyond `keep`. Returns its CheckpointInfo.
+
+    test_probabilities: (N, 10) float32 class probabilities of the test set, saved when given."""
     folder = Path(folder)
     final = folder / f"{PREFIX}{step:08d}"
     tmp = folder / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{threading.get_ident()}"
@@ -94,9 +100,13 @@ def save_checkpoint(folder, model, optimizer, step, config, history, test_accura
         model.save_weights(tmp / WEIGHTS)
         np.savez(tmp / OPTIMIZER, *[v.numpy() for v in optimizer.variables])
         (tmp / HISTORY).write_text(json.dumps(history))
+        files = [WEIGHTS, OPTIMIZER, HISTORY]
+        if test_probabilities is not None:
+            np.save(tmp / PROBABILITIES, np.asarray(test_probabilities, np.float32))
+            files.append(PROBABILITIES)
         meta = {"step": int(step), "saved_at": time.time(), "test_accuracy": test_accuracy,
                 "config": json.loads(config.to_json()),
-                "sha256": {name: _sha256(tmp / name) for name in (WEIGHTS, OPTIMIZER, HISTORY)}}
+                "sha256": {name: _sha256(tmp / name) for name in files}}
         (tmp / META).write_text(json.dumps(meta))
         _fsync_tree(tmp)
         if final.exists():  # the same step saved twice (stop right after a periodic save)
@@ -150,6 +160,22 @@ def read_history(path):
         return json.loads((path / HISTORY).read_text())
     except (OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint file {path / HISTORY} is unreadable ({e}); "
+                              f"{_offer_previous(path)}") from None
+
+
+def read_test_probabilities(path):
+    """The (N, 10) float32 test-set probabilities saved with a checkpoint, or None when it has none
+    (saved before they were kept). CheckpointError when the file is damaged."""
+    path = Path(path)
+    digest = read_meta(path).get("sha256", {}).get(PROBABILITIES)
+    if digest is None:
+        return None
+    try:
+        if _sha256(path / PROBABILITIES) != digest:
+            raise ValueError("checksum mismatch")
+        return np.load(path / PROBABILITIES, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint file {path / PROBABILITIES} is missing or damaged ({e}); "
                               f"{_offer_previous(path)}") from None
 
 

@@ -8,6 +8,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 
+NUM_CLASSES = 10  # CIFAR-10
+
 
 @dataclass(frozen=True)
 class Distortions:

@@ -13,8 +13,8 @@ import keras
 from keras import layers
 
 from cifar_core.augment import CROP_SIZE
+from cifar_core.config import NUM_CLASSES
 
-NUM_CLASSES = 10
 CONV_LAYERS = ("layer_conv1", "layer_conv2")
 
 

@@ -55,6 +55,10 @@ class TrainingSession:
         hits = tf.equal(tf.argmax(probabilities, axis=1), labels)
         return tf.reduce_mean(tf.cast(hits, tf.float32)), loss
 
+    def test_probabilities(self):
+        """(N, 10) float32 class probabilities of the whole test set, centre-cropped."""
+        return predict_probabilities(self.model, self.dataset.test_images)
+
     def evaluate(self, count=None):
         """Accuracy (0..1) on the first `count` test images (all when None), centre-cropped."""
         images = self.dataset.test_images[:count]

@@ -215,12 +215,14 @@ class TrainingJob:
             self._set(step=step)
 
     def _checkpoint(self, session, history, config):
-        accuracy = session.evaluate()  # the full test set
+        probabilities = session.test_probabilities()  # (10000, 10): the full test set
+        accuracy = float(np.mean(probabilities.argmax(axis=1) == session.dataset.test_labels))
         self._record_test(history, session.step, accuracy)
         with self._lock:
             snapshot = {key: list(values) for key, values in history.items()}
         info = checkpoints.save_checkpoint(self.checkpoint_dir, session.model, session.optimizer, session.step,
-                                           config, snapshot, accuracy, keep=config.keep_checkpoints)
+                                           config, snapshot, accuracy, keep=config.keep_checkpoints,
+                                           test_probabilities=probabilities)
         self._publish(latest_checkpoint=info.name)
 
 

@@ -86,13 +86,24 @@ def inference_model(info):
         st.stop()
 
 
-@st.cache_data(show_spinner="Classifying the 10,000 test images…", max_entries=8)
-def test_probabilities(path, saved_at):
-    """(10000, 10) float32 class probabilities of the test set for one checkpoint."""
-    from cifar_core import analysis
+@st.cache_data(show_spinner="Getting the network's answers for the test images…", max_entries=8)
+def _test_probabilities(path, saved_at):
     dataset = dataset_or_none()
-    model = _inference_model(path, saved_at).model
-    return analysis.predict_probabilities(model, dataset.test_images)
+    saved = checkpoints.read_test_probabilities(path)  # training saves them with each checkpoint
+    if saved is not None and len(saved) == len(dataset.test_labels):
+        return saved
+    from cifar_core import analysis  # an older checkpoint, or another dataset: classify the test set here
+    return analysis.predict_probabilities(_inference_model(path, saved_at).model, dataset.test_images)
+
+
+def test_probabilities(info):
+    """(N, 10) float32 class probabilities of the test set for one checkpoint; a damaged checkpoint stops
+    the page."""
+    try:
+        return _test_probabilities(str(info.path), info.saved_at)
+    except checkpoints.CheckpointError as e:
+        st.error(str(e))
+        st.stop()
 
 
 def training_job():

@@ -3,6 +3,10 @@
 Arrays in, plotly figures or Streamlit images out; no TensorFlow here except
 through `show_network_view`, which asks cifar_core.analysis for the arrays.
 """
+import base64
+import html
+import io
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -19,6 +23,18 @@ def upscale(image, factor=8, smooth=False):
     h, w = image.shape[:2]
     method = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST
     return np.asarray(Image.fromarray(image).resize((w * factor, h * factor), method))
+
+
+def pixels_html(image, caption, smooth=False):
+    """One small image as HTML, sent inline (no separate request per image): the 32x32 PNG itself, scaled to
+    the column's width by the browser, pixelated (the real pixels) or smooth (bilinear)."""
+    png = io.BytesIO()
+    Image.fromarray(np.asarray(image, np.uint8)).save(png, format="PNG")
+    source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
+    rendering = "auto" if smooth else "pixelated"
+    return (f'<figure class="pixels" style="margin:0"><img src="{source}" alt="{html.escape(caption)}" '
+            f'style="width:100%;image-rendering:{rendering}"><figcaption style="text-align:center;'
+            f'font-size:0.85em">{html.escape(caption)}</figcaption></figure>')
 
 
 def image_grid(images, columns, captions=None, factor=4):
@@ -93,8 +109,8 @@ def show_network_view(inference, image, class_names, true_class=None, key="view"
     left, right = st.columns([1, 2])
     with left:
         raw, smooth = st.columns(2)
-        raw.image(upscale(image, 6), caption="raw pixels (32x32)", width="stretch")
-        smooth.image(upscale(image, 6, smooth=True), caption="smoothed", width="stretch")
+        raw.html(pixels_html(image, "raw pixels (32x32)"))
+        smooth.html(pixels_html(image, "smoothed", smooth=True))
         verdict = f"The network says **{class_names[predicted]}** ({probabilities[predicted]:.0%})"
         if true_class is None:
             verdict += "."

@@ -140,12 +140,12 @@ def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(folders):
 
 
 def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):
-    from cifar_core import analysis
+    from cifar_core import analysis, confusion
     data_dir, checkpoint_dir = folders
     from cifar_core.data import load_dataset
     dataset = load_dataset(data_dir)
     probabilities = analysis.predict_probabilities(latest_model(checkpoint_dir).model, dataset.test_images)
-    matrix = analysis.confusion(dataset.test_labels, probabilities.argmax(axis=1)).matrix
+    matrix = confusion.confusion(dataset.test_labels, probabilities.argmax(axis=1)).matrix
     true, pred = np.unravel_index(np.argmax(matrix), matrix.shape)  # the fullest cell
     at = open_page(CONFUSION)
     at.selectbox(key="cm_true").set_value(int(true)).run()
@@ -153,9 +153,40 @@ def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):
     assert not at.exception
     picks = [b.key for b in at.button if b.key and b.key.startswith("cm_pick_")]
     assert len(picks) == min(24, matrix[true, pred])
-    expected = analysis.cell_indices(dataset.test_labels, probabilities, true, pred)[:24]
+    expected = confusion.cell_indices(dataset.test_labels, probabilities, true, pred)[:24]
     assert picks == [f"cm_pick_{i}" for i in expected]
     assert f"{matrix[true, pred]:,} test images" in " ".join(m.value for m in at.markdown)
+
+
+def test_a_checkpoint_saved_without_its_test_answers_is_classified_on_the_page(folders, tmp_path, monkeypatch):
+    import json as json_module
+    import shutil
+    from cifar_core import checkpoints
+    _, checkpoint_dir = folders
+    latest = checkpoints.latest_checkpoint(checkpoint_dir)
+    older = tmp_path / latest.name  # as saved before checkpoints kept the test set's answers
+    shutil.copytree(latest.path, older)
+    (older / checkpoints.PROBABILITIES).unlink()
+    meta = json_module.loads((older / checkpoints.META).read_text())
+    del meta["sha256"][checkpoints.PROBABILITIES]
+    (older / checkpoints.META).write_text(json_module.dumps(meta))
+    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path))
+    at = open_page(CONFUSION)
+    assert f"{latest.test_accuracy:.1%}" in [m.value for m in at.metric]
+
+
+def test_damaged_test_answers_are_reported_not_drawn(folders, tmp_path, monkeypatch):
+    import shutil
+    from cifar_core import checkpoints
+    _, checkpoint_dir = folders
+    latest = checkpoints.latest_checkpoint(checkpoint_dir)
+    shutil.copytree(latest.path, tmp_path / latest.name)
+    answers = tmp_path / latest.name / checkpoints.PROBABILITIES
+    answers.write_bytes(b"not numbers")
+    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path))
+    at = open_page(CONFUSION)
+    assert "test_probabilities.npy is missing or damaged" in at.error[0].value
+    assert len(at.get("plotly_chart")) == 0  # no matrix drawn from damaged numbers
 
 
 def test_a_click_anywhere_in_a_cell_reports_that_cell_as_plain_numbers():

@@ -184,8 +184,9 @@ def test_a_click_on_a_diagonal_cell_shows_its_images_and_one_can_look_inside(pag
     expect(summary).to_be_visible(timeout=SLOW)
     wait_until_idle(page)
     count = int(summary.inner_text().split()[0].replace(",", ""))
-    captions = page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^\d+% · #\d+$"))
+    captions = page.locator("figure.pixels figcaption").filter(has_text=re.compile(r"^\d+% · #\d+$"))
     expect(captions).to_have_count(min(count, 24))  # the gallery: each image, the probability of its answer
+    expect(page.locator("figure.pixels img").first).to_be_visible()
     for key in ("cm_true", "cm_pred"):  # the keyboard route to a cell follows the click
         expect(keyed(page, key).get_by_role("combobox")).to_have_value("cat")
     screenshot(page, folders, "6-confusion-cell")

@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import pytest
 
-from cifar_core import analysis, checkpoints
+from cifar_core import analysis, checkpoints, confusion
 from cifar_core.config import preset
 from cifar_core.trainer import TrainingJob
 
@@ -139,6 +139,27 @@ def test_a_truncated_checkpoint_names_the_file_and_offers_the_previous_one(job):
     assert job.status().step == 0
 
 
+def test_a_checkpoint_keeps_the_test_set_answers_it_was_measured_on(job):
+    from cifar_core.data import load_dataset
+
+    run(job, tiny())
+    latest = checkpoints.latest_checkpoint(job.checkpoint_dir)
+    saved = checkpoints.read_test_probabilities(latest.path)
+    dataset = load_dataset(job.data_dir)
+    inference = analysis.load_inference_model(latest.path)
+    np.testing.assert_allclose(saved, analysis.predict_probabilities(inference.model, dataset.test_images),
+                               atol=1e-5)
+    assert np.mean(saved.argmax(axis=1) == dataset.test_labels) == pytest.approx(latest.test_accuracy)
+
+    answers = latest.path / checkpoints.PROBABILITIES
+    answers.write_bytes(answers.read_bytes()[:-40])
+    with pytest.raises(checkpoints.CheckpointError, match="test_probabilities.npy.*step 15"):
+        checkpoints.read_test_probabilities(latest.path)
+    answers.unlink()
+    with pytest.raises(checkpoints.CheckpointError, match="missing or damaged"):
+        checkpoints.read_test_probabilities(latest.path)
+
+
 def test_start_fresh_sets_old_checkpoints_aside(job):
     run(job, tiny())
     status = run(job, tiny(steps=15), fresh=True)
@@ -170,10 +191,10 @@ def test_analysis_shapes_and_sums(job):
     probabilities = analysis.predict_probabilities(inference.model, dataset.test_images)
     assert probabilities.shape == (100, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    result = analysis.confusion(dataset.test_labels, probabilities.argmax(axis=1))
+    result = confusion.confusion(dataset.test_labels, probabilities.argmax(axis=1))
     assert result.matrix.shape == (10, 10) and result.matrix.sum() == 100
     assert result.matrix.sum(axis=1).tolist() == [10] * 10  # 10 test images per class
-    cell = analysis.cell_indices(dataset.test_labels, probabilities, 3, 5)
+    cell = confusion.cell_indices(dataset.test_labels, probabilities, 3, 5)
     assert len(cell) == result.matrix[3, 5]
     assert np.all(np.diff(probabilities[cell, 5]) <= 0)  # most confident first
     maps, probs = analysis.feature_maps(inference, dataset.test_images[0])

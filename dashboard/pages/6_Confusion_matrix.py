@@ -3,6 +3,7 @@ import streamlit as st
 
 import common
 import drawing
+from cifar_core import confusion
 
 GALLERY_SIZE = 24  # images shown per cell, most confident first
 PER_ROW = 8
@@ -50,10 +51,10 @@ def matrix_controls(names):
     return normalise, hide
 
 
-def draw_gallery(dataset, probabilities, cell, inference):
+def draw_gallery(dataset, probabilities, cell, info):
     true, pred = cell
     names = dataset.class_names
-    indices = analysis.cell_indices(dataset.test_labels, probabilities, true, pred)
+    indices = confusion.cell_indices(dataset.test_labels, probabilities, true, pred)
     verdict = "right" if true == pred else "wrong"
     if len(indices) == 0:
         st.info(f"No test image is a {names[true]} that the network called {names[pred]}.")
@@ -64,18 +65,19 @@ def draw_gallery(dataset, probabilities, cell, inference):
                 "The caption is the probability it gave its answer.")
     for start in range(0, len(shown), PER_ROW):
         for column, index in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
-            column.image(drawing.upscale(dataset.test_images[index], 3), width="stretch",
-                         caption=f"{probabilities[index, pred]:.0%} · #{index}")
+            column.html(drawing.pixels_html(dataset.test_images[index], f"{probabilities[index, pred]:.0%} · #{index}"))
             column.button("Look inside", key=f"cm_pick_{index}", width="stretch", on_click=choose, args=(int(index),),
                           type="primary" if index == st.session_state.get("cm_chosen") else "secondary")
     chosen = st.session_state.get("cm_chosen")
     if chosen in shown:
         st.subheader(f"Inside test image {chosen}")
+        with st.spinner("Loading the trained network…"):
+            inference = common.inference_model(info)  # only now: the matrix itself needs no TensorFlow
         drawing.show_network_view(inference, dataset.test_images[chosen], names, true, key="cm_view")
 
 
 @st.fragment
-def matrix_and_gallery(dataset, probabilities, matrix, inference):
+def matrix_and_gallery(dataset, probabilities, matrix, info):
     """Chart, keyboard route and gallery rerun together on a click, without the rest of the page."""
     names = dataset.class_names
     apply_click()
@@ -86,14 +88,14 @@ def matrix_and_gallery(dataset, probabilities, matrix, inference):
     if cell is None:
         st.caption("Click a cell (or choose its two classes above) to see its test images.")
     else:
-        draw_gallery(dataset, probabilities, cell, inference)
+        draw_gallery(dataset, probabilities, cell, info)
 
 
-def draw_accuracy(confusion, names, count):
+def draw_accuracy(result, names, count):
     left, right = st.columns([1, 3])
-    left.metric("Test accuracy", f"{confusion.accuracy:.1%}", help=f"Over all {count:,} test images.")
+    left.metric("Test accuracy", f"{result.accuracy:.1%}", help=f"Over all {count:,} test images.")
     left.caption("Guessing at random would score 10%.")
-    right.plotly_chart(drawing.per_class_figure(confusion.per_class_accuracy, names), key="cm_per_class")
+    right.plotly_chart(drawing.per_class_figure(result.per_class_accuracy, names), key="cm_per_class")
 
 
 common.page_header(
@@ -103,10 +105,7 @@ common.page_header(
     "one to see why the network got it wrong.")
 dataset = common.require_dataset()
 info = common.require_checkpoint("cm_checkpoint")
-from cifar_core import analysis  # noqa: E402  (TensorFlow: imported only once there is a checkpoint)
-
-inference = common.inference_model(info)  # a damaged checkpoint stops the page here, with its reason
-probabilities = common.test_probabilities(str(info.path), info.saved_at)  # (N, 10)
-confusion = analysis.confusion(dataset.test_labels, probabilities.argmax(axis=1))
-draw_accuracy(confusion, dataset.class_names, len(dataset.test_labels))
-matrix_and_gallery(dataset, probabilities, confusion.matrix, inference)
+probabilities = common.test_probabilities(info)  # (N, 10); a damaged checkpoint stops the page with its reason
+result = confusion.confusion(dataset.test_labels, probabilities.argmax(axis=1))
+draw_accuracy(result, dataset.class_names, len(dataset.test_labels))
+matrix_and_gallery(dataset, probabilities, result.matrix, info)
