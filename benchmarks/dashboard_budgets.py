@@ -446,6 +446,8 @@ def main():
     parser.add_argument("--throughput-rounds", type=int, default=2,
                         help="windows per condition (0 and 3 tabs)")
     parser.add_argument("--no-throughput", dest="throughput", action="store_false")
+    parser.add_argument("--phases", choices=("both", "idle", "training"), default="both",
+                        help="measure only one phase (for a quick check of one change)")
     parser.add_argument("--checkpoint-dir", help="use its latest checkpoint instead of training one")
     parser.add_argument("--data-dir", default=str(ROOT / "data" / "CIFAR-10"))
     args = parser.parse_args()
@@ -468,7 +470,8 @@ def main():
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             try:
-                for training in (False, True):
+                for training in [phase != "idle" for phase in ("idle", "training")
+                                 if args.phases in ("both", phase)]:
                     for repeat in range(args.repeats):
                         phase = "training" if training else "idle"
                         print(f"  {phase} server {repeat + 1} of {args.repeats} …", flush=True)

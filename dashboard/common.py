@@ -4,6 +4,7 @@ Pages call these and cifar_core, and draw. Folders come from the environment so
 tests (and labs) can point the dashboard elsewhere:
 CIFAR10_DATA_DIR (the dataset) and CIFAR10_CHECKPOINT_DIR (default checkpoints/).
 """
+import gc
 import os
 import sys
 from pathlib import Path
@@ -25,9 +26,32 @@ def checkpoint_dir():
 
 def page_header(title, intro):
     """Every page opens the same way: a title and what the learner will see."""
+    keep_keras_state()
     st.set_page_config(page_title=f"{title} · CIFAR-10 CNN", layout="wide")
     st.title(title)
     st.markdown(intro)
+
+
+def _leave_keras_alone(*args, **kwargs):
+    """Stands in for keras.backend.clear_session in this server (see keep_keras_state)."""
+
+
+def keep_keras_state():
+    """Stop Streamlit from resetting Keras after every script run.
+
+    Once Keras is imported, Streamlit 1.67 calls keras.backend.clear_session() at the end of every run (to
+    free a notebook-style app's models). Here that is a full garbage collection of TensorFlow's objects,
+    ~0.2 s holding the interpreter, after every click and every tick of the Train page (the training
+    thread waits for it too), and it clears TensorFlow's kernel cache under the training thread. This
+    server keeps its models on purpose (the training run, one model per checkpoint in the cache), and
+    nothing in it needs clear_session. Called by every page and after every TensorFlow import here.
+    """
+    backend = getattr(sys.modules.get("keras"), "backend", None)  # None until Keras is (fully) imported
+    if backend is not None and backend.clear_session is not _leave_keras_alone:
+        backend.clear_session = _leave_keras_alone
+        # TensorFlow's and Keras' ~400,000 import-time objects stay for the server's life: keep them out
+        # of Python's own full collections too (each scanned them all: ~0.2 s).
+        gc.freeze()
 
 
 @st.cache_resource(show_spinner="Loading CIFAR-10…")
@@ -74,6 +98,7 @@ def describe_checkpoint(info):
 @st.cache_resource(show_spinner="Loading the trained network…", max_entries=4)
 def _inference_model(path, saved_at):  # keyed by path and save time, never by an array
     from cifar_core import analysis
+    keep_keras_state()
     return analysis.load_inference_model(path)
 
 
@@ -109,7 +134,9 @@ def test_probabilities(info):
 def training_job():
     """The server's one training job, shared by every browser."""
     from cifar_core import trainer
-    return trainer.get_job(checkpoint_dir())
+    job = trainer.get_job(checkpoint_dir())  # imports Keras
+    keep_keras_state()
+    return job
 
 
 # --- small helpers for Home and Train (added; the helpers above are unchanged) ---------

@@ -1,4 +1,4 @@
-"""Drawing helpers shared by the analysis pages (Augmentation, Filters, Feature maps, Confusion matrix).
+"""Drawing helpers shared by the pages (Train, Augmentation, Filters, Feature maps, Confusion matrix).
 
 Arrays in, plotly figures or Streamlit images out; no TensorFlow here except
 through `show_network_view`, which asks cifar_core.analysis for the arrays.
@@ -44,6 +44,16 @@ def image_grid(images, columns, captions=None, factor=4):
         cells = st.columns(columns)
         for cell, image, caption in zip(cells, images[start:start + columns], captions[start:start + columns]):
             cell.image(upscale(image, factor), caption=caption, width="stretch")
+
+
+def thin(steps, values, most):
+    """At most `most` points, each the mean of a run of consecutive ones (a 36,000-step run logs 3,600)."""
+    if len(steps) <= most:
+        return list(steps), list(values)
+    groups = np.arange(len(steps)) // -(-len(steps) // most)  # (N,) group of each point
+    counts = np.bincount(groups)
+    means = np.bincount(groups, weights=np.asarray(values, float)) / counts
+    return np.asarray(steps)[np.cumsum(counts) - 1].tolist(), means.tolist()  # at each group's last step
 
 
 def tile(maps, columns=8, gap=1):

@@ -189,6 +189,15 @@ def test_damaged_test_answers_are_reported_not_drawn(folders, tmp_path, monkeypa
     assert len(at.get("plotly_chart")) == 0  # no matrix drawn from damaged numbers
 
 
+def test_a_long_run_is_charted_with_at_most_400_points_a_curve_of_the_same_shape():
+    steps = list(range(10, 36_010, 10))  # a default run logs 3,600 points
+    values = [s / 36_000 for s in steps]
+    x, y = drawing.thin(steps, values, 400)
+    assert len(x) == len(y) <= 400 and x == sorted(x) and x[-1] == 36_000
+    np.testing.assert_allclose(y, np.asarray(x) / 36_000, atol=0.005)  # a straight line stays one
+    assert drawing.thin(steps[:50], values[:50], 400) == (steps[:50], values[:50])  # short runs: every point
+
+
 def test_a_click_anywhere_in_a_cell_reports_that_cell_as_plain_numbers():
     # AppTest cannot click a chart; the browser reports the clicked marker's customdata as sent.
     matrix = np.arange(100).reshape(10, 10)

@@ -281,6 +281,16 @@ def test_start_fresh_asks_first_and_sets_old_checkpoints_aside(job, folders):
     assert sorted(p.name for p in aside.iterdir()) == ["ckpt-00000015", "ckpt-00000030"]
 
 
+def test_page_runs_leave_keras_state_alone(job):
+    # Streamlit resets Keras after every script run (a full garbage collection, ~0.2 s with TensorFlow
+    # loaded, on every click and every Train tick); the dashboard opts out. A reset restarts layer names.
+    import keras
+    at = open_page(TRAIN)  # imports Keras for the training job
+    first = keras.layers.Dense(1).name
+    at.run()
+    assert keras.layers.Dense(1).name != first
+
+
 def test_a_preset_with_another_network_is_refused_with_the_way_out(job):
     train_tiny(job)  # the quick preset's network has batch-norm after conv2; the notebook's has not
     at = open_page(TRAIN)

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import common
+import drawing
 from cifar_core import checkpoints
 from cifar_core.config import PRESETS, preset
 
@@ -105,13 +106,15 @@ def draw_charts(history):
     if not history.get("steps") and not history.get("test_steps"):
         st.info("Nothing trained yet: press Start and the curves appear here.")
         return
+    # At most 400 points a curve: every viewer's browser redraws the charts each second.
+    steps, batch_accuracy = drawing.thin(history["steps"], history["batch_accuracy"], 400)
+    _, loss = drawing.thin(history["steps"], history["loss"], 400)
     accuracy = go.Figure([
-        go.Scatter(x=history["steps"], y=history["batch_accuracy"], name="training batches", mode="lines",
-                   line_color=BLUE),
+        go.Scatter(x=steps, y=batch_accuracy, name="training batches", mode="lines", line_color=BLUE),
         go.Scatter(x=history["test_steps"], y=history["test_accuracy"], name="test images",
                    mode="lines+markers", line_color=ORANGE)])
     accuracy.update_layout(title="Accuracy", yaxis_tickformat=".0%", yaxis_range=[0, 1])
-    loss = go.Figure(go.Scatter(x=history["steps"], y=history["loss"], name="loss", mode="lines", line_color=BLUE))
+    loss = go.Figure(go.Scatter(x=steps, y=loss, name="loss", mode="lines", line_color=BLUE))
     loss.update_layout(title="Loss on training batches (lower is better)")
     for column, figure, key in zip(st.columns(2), (accuracy, loss), ("train_accuracy_chart", "train_loss_chart")):
         figure.update_layout(uirevision="train", height=340, xaxis_title="step", margin=dict(t=50, b=40),
@@ -152,15 +155,15 @@ def draw_checkpoints(infos):
     st.caption(f"Saved in `{common.checkpoint_dir().resolve()}`; the newest few are kept.")
 
 
-def draw_live(job):
+def draw_live(job, shown_state, shown_checkpoints):
+    """The part that redraws every second while a run goes: status and charts (the rest only on change)."""
     status = job.status()
-    if status.state != st.session_state.get("train_shown_state"):
-        st.rerun()  # the run changed state (ended, paused elsewhere): redraw buttons and timer
     infos = checkpoints.list_checkpoints(common.checkpoint_dir())  # oldest first
+    if status.state != shown_state or [i.path for i in infos] != shown_checkpoints:
+        st.rerun()  # the run changed state (ended, paused elsewhere) or saved a checkpoint: redraw the page
     latest = infos[-1] if infos else None
     draw_status(status, latest)
     draw_charts(chart_history(status, latest))
-    draw_checkpoints(infos)
 
 
 common.page_header(
@@ -173,5 +176,6 @@ with st.spinner("Starting TensorFlow…"):
 train_controls()
 status = job.status()
 control_buttons(job, status)
-st.session_state.train_shown_state = status.state
-st.fragment(draw_live, run_every=1.0 if status.active else None)(job)
+infos = checkpoints.list_checkpoints(common.checkpoint_dir())
+st.fragment(draw_live, run_every=1.0 if status.active else None)(job, status.state, [i.path for i in infos])
+draw_checkpoints(infos)
