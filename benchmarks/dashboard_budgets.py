@@ -259,14 +259,21 @@ class StepProbe:
 
 
 def cpu_seconds(processes):
+    """CPU seconds used by `processes` and by their children that have ended (a closed tab's renderer
+    is counted in its parent's children_* once reaped)."""
     total = 0.0
     for process in processes:
         try:
             times = process.cpu_times()
-            total += times.user + times.system
+            total += times.user + times.system + times.children_user + times.children_system
         except psutil.Error:  # gone meanwhile
             pass
     return total
+
+
+def browser_processes(server):
+    return [p for p in psutil.Process().children(recursive=True) if p.pid != server.process.pid
+            and server.process.pid not in {a.pid for a in p.parents()}]
 
 
 def throughput(browser, server, batch, seconds, rounds):
@@ -283,11 +290,9 @@ def throughput(browser, server, batch, seconds, rounds):
             for _, page in tabs:
                 page.goto(f"{server.url}/Train")
                 page.get_by_text(re.compile(r"^step [\d,]+ of ")).first.wait_for(timeout=TIMEOUT)
-            browser_processes = [p for p in psutil.Process().children(recursive=True)
-                                 if p.pid != server.process.pid]
-            cpu_before = cpu_seconds([server_process]), cpu_seconds(browser_processes), time.perf_counter()
+            cpu_before = cpu_seconds([server_process]), cpu_seconds(browser_processes(server)), time.perf_counter()
             steps_per_second, (first, last) = probe.window(seconds, fastest)
-            cpu_after = cpu_seconds([server_process]), cpu_seconds(browser_processes), time.perf_counter()
+            cpu_after = cpu_seconds([server_process]), cpu_seconds(browser_processes(server)), time.perf_counter()
             wall = cpu_after[2] - cpu_before[2]
             server_cores, browser_cores = ((cpu_after[i] - cpu_before[i]) / wall for i in (0, 1))
             samples[watchers].append(steps_per_second * batch)

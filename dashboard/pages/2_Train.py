@@ -2,6 +2,8 @@
 
 The run lives in the server's one training job, so every browser sees the same run; this page
 only sends it commands and draws its progress snapshots."""
+import time
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -19,6 +21,9 @@ PRESET_NOTES = {
 }
 SETTINGS = ("steps", "batch_size", "learning_rate", "eval_every", "checkpoint_every")
 BLUE, ORANGE = "#1f5fbf", "#e07b00"
+# The status redraws every second; the charts take new points every CHART_SECONDS: each chart redraw costs
+# every viewer's browser ~0.1 s of CPU (benchmarks/dashboard_budgets.py measures the effect on training).
+CHART_SECONDS = 3.0
 
 
 def _apply_preset():
@@ -80,15 +85,19 @@ def control_buttons(job, status):
 
 
 def chart_history(status, latest):
-    """The run's history (before any run in this server, the latest checkpoint's), or the copy held to zoom in.
+    """The run's history (before any run in this server, the latest checkpoint's), or the copy held to zoom in,
+    or the copy taken less than CHART_SECONDS ago.
 
     A new point redraws a chart as a new element, which resets its zoom: Streamlit 1.67 derives the
-    element's identity from the figure, so uirevision cannot help. A held copy keeps the figure still."""
+    element's identity from the figure, so uirevision cannot help. A held copy keeps the figure still, and
+    an unchanged figure costs the browser next to nothing."""
     if status.active:
         st.toggle("Hold the charts to zoom in", key="train_hold",
                   help="While a run is going, each new point redraws the charts and resets the zoom.")
-    if st.session_state.get("train_hold") and "train_held" in st.session_state:
-        return st.session_state.train_held
+    held = st.session_state.get("train_held")
+    recent = time.monotonic() - st.session_state.get("train_held_at", 0.0) < CHART_SECONDS
+    if held is not None and (st.session_state.get("train_hold") or (status.active and recent)):
+        return held
     history = {}
     if status.history_steps or status.test_steps:
         history = dict(steps=status.history_steps, batch_accuracy=status.batch_accuracy, loss=status.loss,
@@ -99,6 +108,7 @@ def chart_history(status, latest):
         except checkpoints.CheckpointError:
             pass  # the checkpoint list below still shows it; the analysis pages report the damage
     st.session_state.train_held = history
+    st.session_state.train_held_at = time.monotonic()
     return history
 
 
