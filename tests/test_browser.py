@@ -28,7 +28,7 @@ pytestmark = [
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (requirements-dev.txt)")
 expect = sync_api.expect
 
-STEPS, BATCH, EVAL_EVERY, CHECKPOINT_EVERY = 100, 32, 25, 50  # seconds on tiny data: a few chart redraws
+STEPS, BATCH, EVAL_EVERY, CHECKPOINT_EVERY = 200, 32, 25, 50  # seconds on tiny data: a few chart redraws (every 3 s)
 SLOW = 90_000  # ms: the first visit to a page that imports TensorFlow, on 2 slow cores
 
 

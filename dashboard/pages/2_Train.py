@@ -96,7 +96,7 @@ def chart_history(status, latest):
                   help="While a run is going, each new point redraws the charts and resets the zoom.")
     held = st.session_state.get("train_held")
     recent = time.monotonic() - st.session_state.get("train_held_at", 0.0) < CHART_SECONDS
-    if held is not None and (st.session_state.get("train_hold") or (status.active and recent)):
+    if held and (st.session_state.get("train_hold") or (status.active and recent)):
         return held
     history = {}
     if status.history_steps or status.test_steps:
