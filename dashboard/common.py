@@ -7,6 +7,9 @@ CIFAR10_DATA_DIR (the dataset) and CIFAR10_CHECKPOINT_DIR (default checkpoints/)
 import gc
 import os
 import sys
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -196,3 +199,24 @@ def describe_run(status):
     if not status.target_step:  # the thread is still loading data and building the network
         return f"{status.state}: {status.message}"
     return f"{status.state}: step {status.step:,} of {status.target_step:,}"
+
+
+# --- how many browsers watch the Train page ------------------------------------------------
+
+_watchers = {}  # viewer id -> (time.monotonic() of its last redraw, its redraw interval in s)
+_watchers_lock = threading.Lock()
+
+
+def train_page_watchers(every):
+    """How many browsers are watching the Train page, this one included, which redraws every `every` s.
+
+    Each browser session reports in at every redraw; one that has not for twice its interval (plus 2 s)
+    has left. Shared by the whole server, like the training job."""
+    viewer = st.session_state.setdefault("viewer_id", uuid.uuid4().hex)
+    now = time.monotonic()
+    with _watchers_lock:
+        _watchers[viewer] = (now, every)
+        for other, (seen, interval) in list(_watchers.items()):
+            if now - seen > 2 * interval + 2:
+                del _watchers[other]
+        return len(_watchers)

@@ -281,6 +281,23 @@ def test_start_fresh_asks_first_and_sets_old_checkpoints_aside(job, folders):
     assert sorted(p.name for p in aside.iterdir()) == ["ckpt-00000015", "ckpt-00000030"]
 
 
+def test_with_many_browsers_watching_each_redraws_less_often(job, monkeypatch):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dashboard"))
+    import common
+    monkeypatch.setattr(common, "_watchers", {})  # no browsers left over from other tests
+    job.start(preset("quick", steps=100_000, batch_size=32, eval_every=1000, checkpoint_every=100_000,
+                     eval_images=50))
+    while job.status().step == 0:
+        assert job.status().state == "running", job.status().message
+        threading.Event().wait(0.1)
+    job.pause()  # still a run: its page keeps redrawing
+    first, second = open_page(TRAIN), open_page(TRAIN)
+    assert "browsers are watching" not in texts(first.caption)  # one or two: every second
+    open_page(TRAIN)
+    first.run()
+    assert "3 browsers are watching this run: each one redraws every 1.5 seconds" in texts(first.caption)
+
+
 def test_page_runs_leave_keras_state_alone(job):
     # Streamlit resets Keras after every script run (a full garbage collection, ~0.2 s with TensorFlow
     # loaded, on every click and every Train tick); the dashboard opts out. A reset restarts layer names.

@@ -165,14 +165,27 @@ def draw_checkpoints(infos):
     st.caption(f"Saved in `{common.checkpoint_dir().resolve()}`; the newest few are kept.")
 
 
-def draw_live(job, shown_state, shown_checkpoints):
-    """The part that redraws every second while a run goes: status and charts (the rest only on change)."""
+def redraw_seconds(watchers):
+    """How often each browser redraws the running status: every second for one or two browsers, less often
+    for more, so that a classroom's browsers together cost the server (and the training) about two redraws
+    a second whatever their number."""
+    return max(1.0, watchers / 2)
+
+
+def draw_live(job, shown_state, shown_checkpoints, every):
+    """The part that redraws every `every` seconds while a run goes (None: not running): status and charts.
+    The rest of the page is redrawn only when something it shows changes."""
     status = job.status()
     infos = checkpoints.list_checkpoints(common.checkpoint_dir())  # oldest first
-    if status.state != shown_state or [i.path for i in infos] != shown_checkpoints:
-        st.rerun()  # the run changed state (ended, paused elsewhere) or saved a checkpoint: redraw the page
+    watchers = common.train_page_watchers(every) if every else 1
+    if (status.state != shown_state or [i.path for i in infos] != shown_checkpoints
+            or (every and redraw_seconds(watchers) != every)):
+        st.rerun()  # the run changed state, saved a checkpoint, or the audience changed: redraw the page
     latest = infos[-1] if infos else None
     draw_status(status, latest)
+    if every and every > 1:
+        st.caption(f"{watchers} browsers are watching this run: each one redraws every {every:g} seconds, so "
+                   "that the training keeps most of the computer.")
     draw_charts(chart_history(status, latest))
 
 
@@ -187,5 +200,6 @@ train_controls()
 status = job.status()
 control_buttons(job, status)
 infos = checkpoints.list_checkpoints(common.checkpoint_dir())
-st.fragment(draw_live, run_every=1.0 if status.active else None)(job, status.state, [i.path for i in infos])
+every = redraw_seconds(common.train_page_watchers(1.0)) if status.active else None
+st.fragment(draw_live, run_every=every)(job, status.state, [i.path for i in infos], every)
 draw_checkpoints(infos)
