@@ -22,7 +22,7 @@ PRESET_NOTES = {
 SETTINGS = ("steps", "batch_size", "learning_rate", "eval_every", "checkpoint_every")
 BLUE, ORANGE = "#1f5fbf", "#e07b00"
 # The status redraws every second; the charts take new points every CHART_SECONDS: each chart redraw costs
-# every viewer's browser ~0.1 s of CPU (benchmarks/dashboard_budgets.py measures the effect on training).
+# every watching browser ~0.13 s of CPU (benchmarks/dashboard_budgets.py measures the effect on training).
 CHART_SECONDS = 3.0
 
 
@@ -93,7 +93,8 @@ def chart_history(status, latest):
     an unchanged figure costs the browser next to nothing."""
     if status.active:
         st.toggle("Hold the charts to zoom in", key="train_hold",
-                  help="While a run is going, each new point redraws the charts and resets the zoom.")
+                  help="While a run is going, the charts are redrawn with new points every few seconds, "
+                       "which resets the zoom.")
     held = st.session_state.get("train_held")
     recent = time.monotonic() - st.session_state.get("train_held_at", 0.0) < CHART_SECONDS
     if held and (st.session_state.get("train_hold") or (status.active and recent)):
@@ -116,7 +117,7 @@ def draw_charts(history):
     if not history.get("steps") and not history.get("test_steps"):
         st.info("Nothing trained yet: press Start and the curves appear here.")
         return
-    # At most 400 points a curve: every viewer's browser redraws the charts each second.
+    # At most 400 points a curve (a default run logs 3,600): every watching browser draws them anew.
     steps, batch_accuracy = drawing.thin(history["steps"], history["batch_accuracy"], 400)
     _, loss = drawing.thin(history["steps"], history["loss"], 400)
     accuracy = go.Figure([
