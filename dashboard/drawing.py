@@ -15,14 +15,13 @@ from PIL import Image
 LAYER_LABELS = {"layer_conv1": "conv1", "layer_conv2": "conv2"}
 
 
-def upscale(image, factor=8, smooth=False):
+def upscale(image, factor=8):
     """(H, W, 3) uint8 or float in [0, 1] -> (H*factor, W*factor, 3) uint8; nearest keeps the real pixels."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
         image = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
     h, w = image.shape[:2]
-    method = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST
-    return np.asarray(Image.fromarray(image).resize((w * factor, h * factor), method))
+    return np.asarray(Image.fromarray(image).resize((w * factor, h * factor), Image.Resampling.NEAREST))
 
 
 def pixels_html(image, caption, smooth=False):

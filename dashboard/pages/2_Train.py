@@ -21,7 +21,8 @@ PRESET_NOTES = {
 }
 SETTINGS = ("steps", "batch_size", "learning_rate", "eval_every", "checkpoint_every")
 BLUE, ORANGE = "#1f5fbf", "#e07b00"
-# The status redraws every second; the charts take new points every CHART_SECONDS: each chart redraw costs
+# The status redraws every second (less often with many browsers watching: redraw_seconds); the charts take
+# new points every CHART_SECONDS: each chart redraw costs
 # every watching browser ~0.13 s of CPU (benchmarks/dashboard_budgets.py measures the effect on training).
 CHART_SECONDS = 3.0
 
