@@ -8,7 +8,10 @@ same network, same distortions, Adam, batch 128, trained two ways:
   baseline_step  `train_on_batch` on batches pulled from the same pipeline: the bare
                  Keras step without fit's start-up, which favours the baseline.
 Project: `cifar_core.session.TrainingSession.train_step`, the step the
-background job runs (distortions batched inside the compiled step).
+background job runs (distortions batched inside the compiled step, fused batch-norm):
+  project          as it trains on this machine: precision "auto" (bfloat16 maths where the CPU
+                   does them natively, float32 otherwise; the line "precision" says which);
+  project_float32  the same step in float32, to show what bfloat16 adds.
 
 Both run in this one process, alternating, several repeats; medians and their
 ratio are printed. The machine is shared and noisy: compare only numbers from
@@ -21,6 +24,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -64,7 +68,7 @@ def main():
     dataset = data.load_dataset(args.data_dir)
     config = preset("default", batch_size=BATCH, distortions=Distortions())  # the notebook's distortions
 
-    model = build_model(config)
+    model = build_model(config, plain_keras=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     pipeline = baseline_pipeline(dataset.train_images, dataset.train_labels, config.distortions)
     stream = iter(pipeline)
@@ -78,10 +82,15 @@ def main():
             model.train_on_batch(x, y)
 
     session = TrainingSession(config, dataset)
+    float32_session = TrainingSession(replace(config, precision="float32"), dataset)
 
     def project(steps):
         for _ in range(steps):
             session.train_step(0, config.steps)
+
+    def project_float32(steps):
+        for _ in range(steps):
+            float32_session.train_step(0, config.steps)
 
     def timed(fn, steps):
         start = time.perf_counter()
@@ -97,7 +106,7 @@ def main():
             distort(dataset.train_images[index], tf.constant([0, step]), config.distortions).numpy()
 
     contenders = {"baseline_fit": baseline_fit, "baseline_step": baseline_step, "project": project,
-                  "distortions_only": distortions_only}
+                  "project_float32": project_float32, "distortions_only": distortions_only}
     for fn in contenders.values():  # warm-up: graph tracing, tf.data buffers
         fn(10)
     results = {name: [] for name in contenders}
@@ -111,6 +120,7 @@ def main():
     print(f"the project's distortions take {medians['project'] / medians['distortions_only']:.0%} of its step")
     print(f"ratio project / baseline_fit: {medians['project'] / medians['baseline_fit']:.2f}x; "
           f"project / baseline_step: {medians['project'] / medians['baseline_step']:.2f}x")
+    print(f"precision of the project's step on this machine: {session.precision}")
     print(f"(tf threads: intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
           f"cores {os.cpu_count()}; numpy {np.__version__}, tensorflow {tf.__version__})")
 

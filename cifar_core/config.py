@@ -9,6 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 NUM_CLASSES = 10  # CIFAR-10
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class TrainConfig:
     schedule: str = "onecycle"       # "constant" (the notebook) or "onecycle": warm-up, then cosine to 0 at the run's end
     warmup_steps: int = 300          # steps of linear warm-up for "onecycle"
     batch_norm_conv2: bool = True    # batch-norm after conv2 too (the notebook has it after conv1 only)
+    precision: str = "auto"          # "float32", "bfloat16" (bfloat16 maths, float32 weights) or "auto":
+                                     # bfloat16 where the CPU computes it natively (AVX512-BF16, AMX)
     distortions: Distortions = field(default_factory=Distortions)
     eval_every: int = 200            # steps between test-accuracy checks on a fixed test subset
     eval_images: int = 1000          # size of that fixed subset (the full test set is used at checkpoints)
@@ -74,6 +77,8 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be between 0 and 1; got {self.learning_rate}")
         if self.schedule not in ("constant", "onecycle"):
             raise ValueError(f"schedule must be 'constant' or 'onecycle'; got {self.schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         if self.eval_every < 1 or self.checkpoint_every < 1 or self.keep_checkpoints < 1:
             raise ValueError("eval_every, checkpoint_every and keep_checkpoints must be at least 1")
         return self
@@ -86,7 +91,7 @@ MILD = Distortions(hue=0.02, contrast=(0.8, 1.2), brightness=0.1, saturation=(0.
 PRESETS = {
     # Exactly the notebook: Adam 1e-4, batch 64, its distortions, BN after conv1 only, 100,000 iterations.
     "notebook": TrainConfig(preset="notebook", steps=100_000, batch_size=64, learning_rate=1e-4,
-                            schedule="constant", warmup_steps=0, batch_norm_conv2=False,
+                            schedule="constant", warmup_steps=0, batch_norm_conv2=False, precision="float32",
                             distortions=Distortions(), checkpoint_every=1000),
     # The default: the notebook's network (plus BN after conv2), one-cycle Adam, milder distortions;
     # 36,000 iterations of 128 (92 epochs) take about 35 minutes on a 2-core laptop.

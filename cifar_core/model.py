@@ -10,6 +10,7 @@ Pages find layers by these names: the conv kernels for filters, and the
 `*_relu` outputs for feature maps.
 """
 import keras
+import tensorflow as tf
 from keras import layers
 
 from cifar_core.augment import CROP_SIZE
@@ -18,27 +19,57 @@ from cifar_core.config import NUM_CLASSES
 CONV_LAYERS = ("layer_conv1", "layer_conv2")
 
 
-def build_model(config):
-    """A fresh, uncompiled Keras model for `config` (a TrainConfig)."""
+def build_model(config, dtype="float32", plain_keras=False):
+    """A fresh, uncompiled Keras model for `config` (a TrainConfig).
+
+    dtype: the Keras dtype policy of every layer but the softmax, which stays float32 so the loss
+    is computed from full-precision probabilities. "mixed_bfloat16" computes in bfloat16 and keeps
+    the weights float32, so its checkpoints load into a float32 model.
+    plain_keras: Keras' own BatchNormalization instead of FusedBatchNormalization (same weights,
+    same results, slower): the baseline of benchmarks/train_throughput.py."""
+    batch_norm_layer = layers.BatchNormalization if plain_keras else FusedBatchNormalization
     inputs = keras.Input((CROP_SIZE, CROP_SIZE, 3), name="image")
-    x = _conv_block(inputs, "layer_conv1", batch_norm=True)
-    x = _conv_block(x, "layer_conv2", batch_norm=config.batch_norm_conv2)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(256, activation="relu", name="layer_fc1")(x)
-    x = layers.Dense(128, activation="relu", name="layer_fc2")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="layer_softmax")(x)
+    x = _conv_block(inputs, "layer_conv1", batch_norm_layer, dtype)
+    x = _conv_block(x, "layer_conv2", batch_norm_layer if config.batch_norm_conv2 else None, dtype)
+    x = layers.Flatten(name="flatten", dtype=dtype)(x)
+    x = layers.Dense(256, activation="relu", name="layer_fc1", dtype=dtype)(x)
+    x = layers.Dense(128, activation="relu", name="layer_fc2", dtype=dtype)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="layer_softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="cifar10_cnn")
 
 
-def _conv_block(x, name, batch_norm):
+def _conv_block(x, name, batch_norm_layer, dtype):
     # A bias before batch-norm would be cancelled by its mean subtraction; batch-norm's beta replaces it.
-    x = layers.Conv2D(64, 5, padding="same", use_bias=not batch_norm, name=name)(x)
-    if batch_norm:
+    x = layers.Conv2D(64, 5, padding="same", use_bias=batch_norm_layer is None, name=name, dtype=dtype)(x)
+    if batch_norm_layer:
         # momentum 0.9 (Keras' default is 0.99): test-time statistics settle within ~50 steps, not ~500,
         # so even a short classroom run evaluates well.
-        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
-    x = layers.ReLU(name=f"{name}_relu")(x)
-    return layers.MaxPooling2D(2, strides=2, name=f"{name}_pool")(x)
+        x = batch_norm_layer(momentum=0.9, name=f"{name}_bn", dtype=dtype)(x)
+    x = layers.ReLU(name=f"{name}_relu", dtype=dtype)(x)
+    return layers.MaxPooling2D(2, strides=2, name=f"{name}_pool", dtype=dtype)(x)
+
+
+class FusedBatchNormalization(layers.BatchNormalization):
+    """Keras' BatchNormalization, training with TensorFlow's fused kernel.
+
+    Keras 3 normalizes a batch with separate mean, variance and arithmetic ops: on the (B, 24, 24, 64)
+    output of conv1 that took 9.7 ms of a 45 ms training step (batch 128, 2 cores); the fused kernel
+    takes 3.4 ms. Same weights (checkpoints are interchangeable), same results to float rounding.
+    Inference and anything unusual (a mask, another axis) go through Keras' own code.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable) or mask is not None or self.axis not in (-1, 3) \
+                or len(inputs.shape) != 4:
+            return super().call(inputs, training=training, mask=mask)
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)
+        # The kernel returns the unbiased (n - 1) variance; Keras keeps the biased one, as the outputs use.
+        count = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], variance.dtype)
+        variance = variance * (count - 1) / count
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return outputs
 
 
 def conv_layer(model, name):

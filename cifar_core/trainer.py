@@ -168,6 +168,8 @@ class TrainingJob:
         with self._lock:
             self._progress.history = history
             resumed = f"Resumed from step {start}." if start else "Started from step 0."
+            if session.precision == "bfloat16":
+                resumed += " Computing in bfloat16, which this CPU does natively (the weights stay float32)."
             self._set(step=start, start_step=start, target_step=target, message=resumed,
                       latest_checkpoint=latest.name if latest else None)
 

@@ -4,7 +4,8 @@ import pytest
 
 from cifar_core import augment
 from cifar_core.config import PRESETS, Distortions, preset
-from cifar_core.model import build_model, conv_layer
+from cifar_core.model import FusedBatchNormalization, build_model, conv_layer
+from cifar_core.session import resolve_precision
 
 
 def test_notebook_network_has_named_layers_and_the_notebooks_parameter_count():
@@ -23,6 +24,34 @@ def test_notebook_network_has_named_layers_and_the_notebooks_parameter_count():
 def test_default_preset_adds_only_batch_norm_after_conv2():
     extra = build_model(PRESETS["default"]).count_params() - build_model(PRESETS["notebook"]).count_params()
     assert extra == 4 * 64 - 64  # BN's gamma, beta, mean, variance replace conv2's 64 biases
+
+
+def test_fused_batch_norm_trains_and_infers_like_keras_batch_norm():
+    import keras
+    import tensorflow as tf
+
+    x = tf.random.stateless_normal((8, 6, 6, 4), seed=[1, 2]) * 3.0 + 1.0  # far from normalized
+    upstream = tf.random.stateless_normal(x.shape, seed=[3, 4])  # some gradient from the layers above
+    results = []
+    for layer in (keras.layers.BatchNormalization(momentum=0.9), FusedBatchNormalization(momentum=0.9)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * upstream)
+        gradients = tape.gradient(loss, [x, *layer.trainable_variables])
+        results.append([y, *gradients, layer.moving_mean, layer.moving_variance, layer(x, training=False)])
+    assert float(tf.reduce_mean(results[1][0] ** 2)) == pytest.approx(1.0, abs=0.01)  # normalized
+    for keras_value, fused_value in zip(*results):
+        np.testing.assert_allclose(np.asarray(fused_value), np.asarray(keras_value), rtol=1e-3, atol=1e-3)
+
+
+def test_precision_settings(monkeypatch):
+    assert (resolve_precision("float32"), resolve_precision("bfloat16")) == ("float32", "bfloat16")
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN: bfloat16 would be emulated, slow
+    assert resolve_precision("auto") == "float32"
+    assert PRESETS["notebook"].precision == "float32" and PRESETS["default"].precision == "auto"
+    with pytest.raises(ValueError, match="precision must be one of auto, float32, bfloat16; got 'half'"):
+        preset("default", precision="half")
 
 
 def test_unknown_conv_layer_error_lists_the_conv_layers():

@@ -139,10 +139,11 @@ def test_a_truncated_checkpoint_names_the_file_and_offers_the_previous_one(job):
     assert job.status().step == 0
 
 
-def test_a_checkpoint_keeps_the_test_set_answers_it_was_measured_on(job):
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_checkpoint_keeps_the_test_set_answers_it_was_measured_on(job, precision):
     from cifar_core.data import load_dataset
 
-    run(job, tiny())
+    run(job, tiny(precision=precision))
     latest = checkpoints.latest_checkpoint(job.checkpoint_dir)
     saved = checkpoints.read_test_probabilities(latest.path)
     dataset = load_dataset(job.data_dir)
