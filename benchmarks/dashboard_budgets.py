@@ -272,8 +272,15 @@ def cpu_seconds(processes):
 
 
 def browser_processes(server):
-    return [p for p in psutil.Process().children(recursive=True) if p.pid != server.process.pid
-            and server.process.pid not in {a.pid for a in p.parents()}]
+    """This script's child processes outside the server's tree: Chromium's."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.pid != server.process.pid and server.process.pid not in {a.pid for a in process.parents()}:
+                found.append(process)
+        except psutil.Error:  # ended while we looked (a closed tab's renderer)
+            pass
+    return found
 
 
 def throughput(browser, server, batch, seconds, rounds):

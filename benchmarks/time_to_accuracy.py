@@ -6,9 +6,11 @@ subset every `eval_every` steps and the full 10,000-image test set at each
 checkpoint. The clock starts when start() is called, as when a teacher presses
 Start, so data loading, evaluation and checkpointing are all counted.
 
-    .venv/bin/python benchmarks/time_to_accuracy.py --preset quick     # ~2 minutes
-    .venv/bin/python benchmarks/time_to_accuracy.py --preset default   # ~35 minutes
+    .venv/bin/python benchmarks/time_to_accuracy.py --preset quick     # ~1 minute
+    .venv/bin/python benchmarks/time_to_accuracy.py --preset default   # ~17 minutes (~30 in float32)
     .venv/bin/python benchmarks/time_to_accuracy.py --preset default --minutes 6   # its first minutes
+    .venv/bin/python benchmarks/time_to_accuracy.py --preset quick --precision float32   # as on a CPU
+                                                         # without native bfloat16 (most Intel laptops)
     .venv/bin/python benchmarks/time_to_accuracy.py --plot benchmarks/results/default.csv
 
 Writes benchmarks/results/<preset>.csv (seconds, step, test_accuracy, measured_on)
@@ -25,15 +27,16 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cifar_core.config import preset  # noqa: E402
+from cifar_core.config import PRECISIONS, preset  # noqa: E402
 from cifar_core.trainer import TrainingJob  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MARKS_MINUTES = (2, 5, 10, 20, 45)
 
 
-def measure(name, steps, data_dir, minutes=None):
-    config = preset(name, **({"steps": steps} if steps else {}))
+def measure(name, steps, data_dir, minutes=None, precision=None):
+    overrides = {"steps": steps, "precision": precision}
+    config = preset(name, **{key: value for key, value in overrides.items() if value})
     full_steps = set(range(config.checkpoint_every, config.steps + 1, config.checkpoint_every)) | {config.steps}
     rows, seen = [], 0
     with tempfile.TemporaryDirectory() as folder:
@@ -91,13 +94,16 @@ def main():
     parser.add_argument("--preset", default="default")
     parser.add_argument("--steps", type=int, help="override the preset's iterations")
     parser.add_argument("--minutes", type=float, help="stop after this many minutes (same schedule)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="override the preset's (float32: what a CPU without native bfloat16 does)")
     parser.add_argument("--data-dir")
     parser.add_argument("--plot", metavar="CSV", help="only draw an existing CSV as HTML")
     args = parser.parse_args()
     if args.plot:
         return plot(args.plot)
-    rows = measure(args.preset, args.steps, args.data_dir, args.minutes)
-    path = RESULTS / f"{args.preset}{f'-{args.minutes:g}min' if args.minutes else ''}.csv"
+    rows = measure(args.preset, args.steps, args.data_dir, args.minutes, args.precision)
+    suffix = (f"-{args.precision}" if args.precision else "") + (f"-{args.minutes:g}min" if args.minutes else "")
+    path = RESULTS / f"{args.preset}{suffix}.csv"
     write_csv(rows, path)
     print(f"wrote {path}")
     summary(rows)

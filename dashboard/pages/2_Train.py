@@ -2,8 +2,6 @@
 
 The run lives in the server's one training job, so every browser sees the same run; this page
 only sends it commands and draws its progress snapshots."""
-import time
-
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -21,9 +19,9 @@ PRESET_NOTES = {
 }
 SETTINGS = ("steps", "batch_size", "learning_rate", "eval_every", "checkpoint_every")
 BLUE, ORANGE = "#1f5fbf", "#e07b00"
-# The status redraws every second (less often with many browsers watching: redraw_seconds); the charts take
-# new points every CHART_SECONDS: each chart redraw costs
-# every watching browser ~0.13 s of CPU (benchmarks/dashboard_budgets.py measures the effect on training).
+# The status redraws every second (less often with many browsers watching: redraw_seconds); the charts every
+# CHART_SECONDS times that: each chart redraw costs every watching browser ~0.13 s of CPU
+# (benchmarks/dashboard_budgets.py measures the effect on training).
 CHART_SECONDS = 3.0
 
 
@@ -86,19 +84,16 @@ def control_buttons(job, status):
 
 
 def chart_history(status, latest):
-    """The run's history (before any run in this server, the latest checkpoint's), or the copy held to zoom in,
-    or the copy taken less than CHART_SECONDS ago.
+    """The run's history (before any run in this server, the latest checkpoint's), or the copy held to zoom in.
 
     A new point redraws a chart as a new element, which resets its zoom: Streamlit 1.67 derives the
-    element's identity from the figure, so uirevision cannot help. A held copy keeps the figure still, and
-    an unchanged figure costs the browser next to nothing."""
+    element's identity from the figure, so uirevision cannot help. A held copy keeps the figure still."""
     if status.active:
         st.toggle("Hold the charts to zoom in", key="train_hold",
                   help="While a run is going, the charts are redrawn with new points every few seconds, "
                        "which resets the zoom.")
     held = st.session_state.get("train_held")
-    recent = time.monotonic() - st.session_state.get("train_held_at", 0.0) < CHART_SECONDS
-    if held and (st.session_state.get("train_hold") or (status.active and recent)):
+    if held and st.session_state.get("train_hold"):
         return held
     history = {}
     if status.history_steps or status.test_steps:
@@ -110,7 +105,6 @@ def chart_history(status, latest):
         except checkpoints.CheckpointError:
             pass  # the checkpoint list below still shows it; the analysis pages report the damage
     st.session_state.train_held = history
-    st.session_state.train_held_at = time.monotonic()
     return history
 
 
@@ -174,21 +168,25 @@ def redraw_seconds(watchers):
     return max(1.0, watchers / 2)
 
 
-def draw_live(job, shown_state, shown_checkpoints, every):
-    """The part that redraws every `every` seconds while a run goes (None: not running): status and charts.
-    The rest of the page is redrawn only when something it shows changes."""
+def draw_live_status(job, shown_state, shown_checkpoints, every):
+    """The status, redrawn every `every` seconds while a run goes (None: not running). The rest of the page is
+    redrawn only when something it shows changes."""
     status = job.status()
     infos = checkpoints.list_checkpoints(common.checkpoint_dir())  # oldest first
     watchers = common.train_page_watchers(every) if every else 1
     if (status.state != shown_state or [i.path for i in infos] != shown_checkpoints
             or (every and redraw_seconds(watchers) != every)):
         st.rerun()  # the run changed state, saved a checkpoint, or the audience changed: redraw the page
-    latest = infos[-1] if infos else None
-    draw_status(status, latest)
+    draw_status(status, infos[-1] if infos else None)
     if every and every > 1:
-        st.caption(f"{watchers} browsers are watching this run: each one redraws every {every:g} seconds, so "
-                   "that the training keeps most of the computer.")
-    draw_charts(chart_history(status, latest))
+        st.caption(f"{watchers} browsers are watching this run: each one redraws every {every:g} seconds (the "
+                   f"charts every {CHART_SECONDS * every:g}), so that the training keeps most of the computer.")
+
+
+def draw_live_charts(job):
+    """The charts, redrawn every CHART_SECONDS (times the status interval) while a run goes: a fragment of
+    their own, so the status's redraws neither rebuild nor resend them."""
+    draw_charts(chart_history(job.status(), checkpoints.latest_checkpoint(common.checkpoint_dir())))
 
 
 common.page_header(
@@ -203,5 +201,6 @@ status = job.status()
 control_buttons(job, status)
 infos = checkpoints.list_checkpoints(common.checkpoint_dir())
 every = redraw_seconds(common.train_page_watchers(1.0)) if status.active else None
-st.fragment(draw_live, run_every=every)(job, status.state, [i.path for i in infos], every)
+st.fragment(draw_live_status, run_every=every)(job, status.state, [i.path for i in infos], every)
+st.fragment(draw_live_charts, run_every=every and CHART_SECONDS * every)(job)
 draw_checkpoints(infos)
