@@ -20,7 +20,7 @@ PRESET_NOTES = {
 SETTINGS = ("steps", "batch_size", "learning_rate", "eval_every", "checkpoint_every")
 BLUE, ORANGE = "#1f5fbf", "#e07b00"
 # The status redraws every second (less often with many browsers watching: redraw_seconds); the charts every
-# CHART_SECONDS times that: each chart redraw costs every watching browser ~0.13 s of CPU
+# CHART_SECONDS times that: each chart redraw costs every watching browser ~0.12 s of CPU, a status one ~0.06
 # (benchmarks/dashboard_budgets.py measures the effect on training).
 CHART_SECONDS = 3.0
 
