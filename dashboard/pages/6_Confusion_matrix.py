@@ -107,5 +107,7 @@ dataset = common.require_dataset()
 info = common.require_checkpoint("cm_checkpoint")
 probabilities = common.test_probabilities(info)  # (N, 10); a damaged checkpoint stops the page with its reason
 result = confusion.confusion(dataset.test_labels, probabilities.argmax(axis=1))
-draw_accuracy(result, dataset.class_names, len(dataset.test_labels))
+summary = st.container()  # above the matrix on the page, but sent after it: the browser draws the matrix first
 matrix_and_gallery(dataset, probabilities, result.matrix, info)
+with summary:
+    draw_accuracy(result, dataset.class_names, len(dataset.test_labels))
