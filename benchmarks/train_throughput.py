@@ -84,13 +84,11 @@ def main():
     session = TrainingSession(config, dataset)
     float32_session = TrainingSession(replace(config, precision="float32"), dataset)
 
-    def project(steps):
-        for _ in range(steps):
-            session.train_step(0, config.steps)
-
-    def project_float32(steps):
-        for _ in range(steps):
-            float32_session.train_step(0, config.steps)
+    def project(training_session):
+        def train(steps):
+            for _ in range(steps):
+                training_session.train_step(0, config.steps)
+        return train
 
     def timed(fn, steps):
         start = time.perf_counter()
@@ -105,8 +103,8 @@ def main():
             index = rng.integers(0, len(dataset.train_labels), BATCH)
             distort(dataset.train_images[index], tf.constant([0, step]), config.distortions).numpy()
 
-    contenders = {"baseline_fit": baseline_fit, "baseline_step": baseline_step, "project": project,
-                  "project_float32": project_float32, "distortions_only": distortions_only}
+    contenders = {"baseline_fit": baseline_fit, "baseline_step": baseline_step, "project": project(session),
+                  "project_float32": project(float32_session), "distortions_only": distortions_only}
     for fn in contenders.values():  # warm-up: graph tracing, tf.data buffers
         fn(10)
     results = {name: [] for name in contenders}

@@ -83,7 +83,7 @@ def control_buttons(job, status):
         getattr(st, kind)(message)
 
 
-def chart_history(status, latest):
+def chart_history(status):
     """The run's history (before any run in this server, the latest checkpoint's), or the copy held to zoom in.
 
     A new point redraws a chart as a new element, which resets its zoom: Streamlit 1.67 derives the
@@ -99,7 +99,7 @@ def chart_history(status, latest):
     if status.history_steps or status.test_steps:
         history = dict(steps=status.history_steps, batch_accuracy=status.batch_accuracy, loss=status.loss,
                        test_steps=status.test_steps, test_accuracy=status.test_accuracy)
-    elif latest is not None:
+    elif (latest := checkpoints.latest_checkpoint(common.checkpoint_dir())) is not None:
         try:
             history = checkpoints.read_history(latest.path)
         except checkpoints.CheckpointError:
@@ -186,7 +186,7 @@ def draw_live_status(job, shown_state, shown_checkpoints, every):
 def draw_live_charts(job):
     """The charts, redrawn every CHART_SECONDS (times the status interval) while a run goes: a fragment of
     their own, so the status's redraws neither rebuild nor resend them."""
-    draw_charts(chart_history(job.status(), checkpoints.latest_checkpoint(common.checkpoint_dir())))
+    draw_charts(chart_history(job.status()))
 
 
 common.page_header(
