@@ -15,7 +15,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
-from cifar_core import checkpoints, confusion, data  # noqa: E402
+from cifar_core import checkpoints, confusion, data, download  # noqa: E402
 from cifar_core.config import PRESETS, preset  # noqa: E402
 
 
@@ -44,9 +44,9 @@ def main(argv=None):
 def run_download(args):
     bar = TerminalBar("CIFAR-10")
     if args.archive:
-        folder = data.install_archive(args.archive, args.data_dir, progress=bar)
+        folder = download.install_archive(args.archive, args.data_dir, progress=bar)
     else:
-        folder = data.download(args.data_dir, progress=bar)
+        folder = download.download(args.data_dir, progress=bar)
     bar.close()
     dataset = data.load_dataset(folder)
     print(f"dataset ready in {folder}: {len(dataset.train_labels)} training and {len(dataset.test_labels)} "

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import common
-from cifar_core import checkpoints, data, trainer  # none of these imports TensorFlow
+from cifar_core import checkpoints, data, download, trainer  # none of these imports TensorFlow
 
 # The network, drawn top to bottom: each box is one step, with the shape of what it outputs.
 NETWORK_DOT = """
@@ -84,7 +84,7 @@ def download_dataset():
     try:
         with st.spinner("Downloading, checking and unpacking…"):
             # URL and checksum looked up now, not at import: a test (or a mirror) can point them elsewhere.
-            data.download(progress=progress, url=data.OFFICIAL_URL, expected_md5=data.ARCHIVE_MD5)
+            download.download(progress=progress, url=download.OFFICIAL_URL, expected_md5=download.ARCHIVE_MD5)
     except data.DataError as e:
         bar.empty()
         st.error(f"The download did not work: {e}")

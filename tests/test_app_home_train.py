@@ -19,7 +19,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from cifar_core import checkpoints, data, trainer
+from cifar_core import checkpoints, data, download, trainer
 from cifar_core.config import preset
 
 HOME = "../dashboard/Home.py"  # relative to this file
@@ -135,8 +135,8 @@ def test_home_download_fetches_installs_and_then_shows_the_dataset(no_dataset, t
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tiny_data_dir / data.BATCH_FOLDER, arcname=data.BATCH_FOLDER)
     base, server = serve_folder(served)
-    monkeypatch.setattr(data, "OFFICIAL_URL", f"{base}/cifar-10-python.tar.gz")
-    monkeypatch.setattr(data, "ARCHIVE_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(download, "OFFICIAL_URL", f"{base}/cifar-10-python.tar.gz")
+    monkeypatch.setattr(download, "ARCHIVE_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
     try:
         at = open_page()
         at.button(key="home_download").click().run()
@@ -149,7 +149,7 @@ def test_home_download_fetches_installs_and_then_shows_the_dataset(no_dataset, t
 
 def test_home_download_failure_is_a_friendly_error(no_dataset, tmp_path, monkeypatch, no_proxy):
     base, server = serve_folder(tmp_path)  # no archive there: 404
-    monkeypatch.setattr(data, "OFFICIAL_URL", f"{base}/cifar-10-python.tar.gz")
+    monkeypatch.setattr(download, "OFFICIAL_URL", f"{base}/cifar-10-python.tar.gz")
     try:
         at = open_page()
         at.button(key="home_download").click().run()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cifar_core import data
+from cifar_core import data, download
 from cifar_core.data import BATCH_FOLDER, DataError, DatasetNotFound
 from tiny_cifar import CLASS_NAMES, write_cifar_folder
 
@@ -221,7 +221,7 @@ def test_good_archive_installs_atomically_and_loads(folder, tmp_path):
     archive = make_archive(tmp_path / "cifar-10-python.tar.gz", folder)
     calls = []
     target = tmp_path / "target"
-    installed = data.install_archive(archive, target, progress=lambda d, t: calls.append((d, t)),
+    installed = download.install_archive(archive, target, progress=lambda d, t: calls.append((d, t)),
                                      expected_md5=md5(archive))
     assert installed == (target / BATCH_FOLDER).resolve()
     assert leftovers(target) == [BATCH_FOLDER]  # no temporaries
@@ -233,10 +233,10 @@ def test_good_archive_installs_atomically_and_loads(folder, tmp_path):
 def test_reinstall_replaces_the_dataset_and_reload_sees_it(tmp_path):
     target = tmp_path / "target"
     small = make_archive(tmp_path / "a.tar.gz", write_cifar_folder(tmp_path / "a", 1, 1))
-    data.install_archive(small, target, expected_md5=None)
+    download.install_archive(small, target, expected_md5=None)
     assert len(data.load_dataset(target).train_labels) == 10
     bigger = make_archive(tmp_path / "b.tar.gz", write_cifar_folder(tmp_path / "b", 3, 1))
-    data.install_archive(bigger, target, expected_md5=None)
+    download.install_archive(bigger, target, expected_md5=None)
     assert len(data.load_dataset(target).train_labels) == 30
     assert leftovers(target) == [BATCH_FOLDER]
 
@@ -256,17 +256,17 @@ def test_unsafe_member_refuses_the_whole_archive_and_leaves_nothing(folder, tmp_
     archive = make_archive(tmp_path / "evil.tar.gz", folder, lambda tar: add_bytes(tar, member, **attrs))
     target = tmp_path / "target"
     with pytest.raises(DataError, match=f"evil.tar.gz: refused.*{member}"):
-        data.install_archive(archive, target, expected_md5=None)
+        download.install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == []
     assert not (tmp_path / "escaped.txt").exists() and not Path(ABSOLUTE).exists()
 
 
 def test_refused_archive_leaves_an_existing_dataset_untouched(folder, tmp_path):
     target = tmp_path / "target"
-    data.install_archive(make_archive(tmp_path / "good.tar.gz", folder), target, expected_md5=None)
+    download.install_archive(make_archive(tmp_path / "good.tar.gz", folder), target, expected_md5=None)
     evil = make_archive(tmp_path / "evil.tar.gz", folder, lambda tar: add_bytes(tar, "../x"))
     with pytest.raises(DataError):
-        data.install_archive(evil, target, expected_md5=None)
+        download.install_archive(evil, target, expected_md5=None)
     assert leftovers(target) == [BATCH_FOLDER]
     assert len(data.load_dataset(target).test_labels) == 100
 
@@ -276,7 +276,7 @@ def test_bad_checksum_names_both_hashes_and_leaves_nothing(folder, tmp_path):
     target = tmp_path / "target"
     wrong = "0" * 32
     with pytest.raises(DataError, match=f"cifar-10-python.tar.gz: MD5 is {md5(archive)}, expected {wrong}"):
-        data.install_archive(archive, target, expected_md5="0" * 32)
+        download.install_archive(archive, target, expected_md5="0" * 32)
     assert not target.exists() or leftovers(target) == []
 
 
@@ -285,7 +285,7 @@ def test_truncated_archive_is_refused_and_leaves_nothing(folder, tmp_path):
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
     target = tmp_path / "target"
     with pytest.raises(DataError, match="cut.tar.gz: cannot extract"):
-        data.install_archive(archive, target, expected_md5=None)
+        download.install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == []
 
 
@@ -295,7 +295,7 @@ def test_archive_with_malicious_batch_is_refused_and_leaves_nothing(folder, tmp_
     archive = make_archive(tmp_path / "evil.tar.gz", folder)
     target = tmp_path / "target"
     with pytest.raises(DataError, match=f"evil.tar.gz/{BATCH_FOLDER}/test_batch: refused pickle global"):
-        data.install_archive(archive, target, expected_md5=None)
+        download.install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == [] and not marker.exists()
 
 
@@ -348,7 +348,7 @@ def test_download_reports_progress_verifies_and_installs(archive, tmp_path):
     body, calls = archive.read_bytes(), []
     target = tmp_path / "target"
     with http_server(body, ["full"]) as (url, _):
-        installed = data.download(target, progress=lambda d, t: calls.append((d, t)), url=url,
+        installed = download.download(target, progress=lambda d, t: calls.append((d, t)), url=url,
                                   expected_md5=md5(archive), backoff=0.001)
     assert installed == (target / BATCH_FOLDER).resolve()
     assert data.load_dataset(target).test_images.shape == (100, 32, 32, 3)
@@ -361,7 +361,7 @@ def test_download_reports_progress_verifies_and_installs(archive, tmp_path):
 def test_download_resumes_after_the_connection_drops(archive, tmp_path):
     body, calls = archive.read_bytes(), []
     with http_server(body, ["drop", "full"]) as (url, ranges):
-        data.download(tmp_path / "target", progress=lambda d, t: calls.append(d), url=url,
+        download.download(tmp_path / "target", progress=lambda d, t: calls.append(d), url=url,
                       expected_md5=md5(archive), backoff=0.001)
     assert ranges == [None, f"bytes={len(body) // 2}-"]  # the second request continued
     assert calls[-1] == len(body)
@@ -373,7 +373,7 @@ def test_download_gives_up_with_the_url_and_the_offline_route(archive, tmp_path,
     target = tmp_path / "target"
     with http_server(archive.read_bytes(), [failure]) as (url, ranges):
         with pytest.raises(DataError, match=f"could not download {url}.*download --from PATH"):
-            data.download(target, url=url, expected_md5=md5(archive), retries=2, backoff=0.001)
+            download.download(target, url=url, expected_md5=md5(archive), retries=2, backoff=0.001)
     assert len(ranges) == 3  # one try and two retries
     assert leftovers(target) == []
 
@@ -382,19 +382,19 @@ def test_download_with_wrong_md5_installs_nothing(archive, tmp_path):
     target = tmp_path / "target"
     with http_server(archive.read_bytes(), ["full"]) as (url, _):
         with pytest.raises(DataError, match=f"{url} but its MD5 is {md5(archive)}, expected {'f' * 32}"):
-            data.download(target, url=url, expected_md5="f" * 32, backoff=0.001)
+            download.download(target, url=url, expected_md5="f" * 32, backoff=0.001)
     assert leftovers(target) == []
 
 
 def test_download_skips_the_network_when_a_valid_dataset_is_present(folder, archive):
     with http_server(archive.read_bytes(), ["full"]) as (url, ranges):
-        assert data.download(folder.parent, url=url, expected_md5=md5(archive)) == folder.resolve()
+        assert download.download(folder.parent, url=url, expected_md5=md5(archive)) == folder.resolve()
     assert ranges == []
 
 
 def test_download_goes_to_data_cifar10_under_cwd_by_default(archive, tmp_path):
     with http_server(archive.read_bytes(), ["full"]) as (url, _):
-        installed = data.download(url=url, expected_md5=md5(archive), backoff=0.001)
+        installed = download.download(url=url, expected_md5=md5(archive), backoff=0.001)
     assert installed == tmp_path / "cwd" / "data" / "CIFAR-10" / BATCH_FOLDER
     assert data.load_dataset().folder == installed
     assert os.listdir(tmp_path / "cwd" / "data" / "CIFAR-10") == [BATCH_FOLDER]
