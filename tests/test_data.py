@@ -9,6 +9,7 @@ import os
 import pickle
 import tarfile
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,13 +19,13 @@ import pytest
 
 from cifar_core import data, download
 from cifar_core.data import BATCH_FOLDER, DataError, DatasetNotFound
-from tiny_cifar import CLASS_NAMES, write_cifar_folder
+from tiny_cifar import CLASS_NAMES, rewrite_batch, write_cifar_folder
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """No env var, an empty cwd and an empty HOME (no Keras cache), no proxies."""
-    for var in ("CIFAR10_DATA_DIR", "http_proxy", "https_proxy", "all_proxy"):
+    for var in ("CIFAR10_DATA_DIR", "KERAS_HOME", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
         monkeypatch.delenv(var.upper(), raising=False)
     for name in ("cwd", "home"):
@@ -301,10 +302,42 @@ def test_archive_with_malicious_batch_is_refused_and_leaves_nothing(folder, tmp_
 
 # --- downloading from a local HTTP server -----------------------------------------
 
+DRIP_EVERY_S = 0.05  # the dripping server's pause between bytes
+
+
+def drip(wfile, data, for_s=30.0):
+    """Write data a byte at a time, pausing between bytes, until the client leaves (or for_s)."""
+    end = time.monotonic() + for_s
+    try:
+        for i in range(len(data)):
+            wfile.write(data[i:i + 1])
+            wfile.flush()
+            if time.monotonic() > end:
+                return
+            time.sleep(DRIP_EVERY_S)
+    except OSError:  # the client hung up
+        pass
+
+
+def endless(wfile, limit=1 << 30):
+    """Write zeros until the client leaves (or `limit` bytes)."""
+    try:
+        for _ in range(limit // _CHUNK):
+            wfile.write(bytes(_CHUNK))
+    except OSError:
+        pass
+
+
+_CHUNK = 1 << 16
+
+
 @contextmanager
 def http_server(body, plan):
     """Serve `body` on 127.0.0.1; plan[i] is how request i is answered (the last repeats):
-    "full", "drop" (half the body, then hang up), "hangup" (no response) or "503".
+    "full", "drop" (half the body, then hang up), "hangup" (no response), "503", or a hostile
+    one: "drip" (Content-Length, then the body a byte at a time), "drip-headers" (a status
+    line, then a header a byte at a time), "endless" (no Content-Length, zeros for ever) or
+    "longer" (the body and then more than its Content-Length said).
     Honours "Range: bytes=N-". Yields (url, list of each request's Range header)."""
     ranges = []
 
@@ -317,14 +350,26 @@ def http_server(body, plan):
             if mode == "503":
                 self.send_error(503)
                 return
+            if mode == "drip-headers":
+                self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+                drip(self.wfile, b"X-Slow: " + b"x" * 10_000)
+                return
             start = int(ranges[-1][len("bytes="):-1]) if ranges[-1] else 0
             part = body[start:]
             self.send_response(206 if start else 200)
             if start:
                 self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            self.send_header("Content-Length", str(len(part)))
+            if mode != "endless":
+                self.send_header("Content-Length", str(len(part)))
             self.end_headers()
-            self.wfile.write(part[: len(part) // 2] if mode == "drop" else part)
+            if mode == "drip":
+                drip(self.wfile, part)
+            elif mode == "endless":
+                endless(self.wfile)
+            elif mode == "longer":
+                self.wfile.write(part + b"more than announced" * 1000)
+            else:
+                self.wfile.write(part[: len(part) // 2] if mode == "drop" else part)
 
         def log_message(self, *args):
             pass
@@ -398,3 +443,54 @@ def test_download_goes_to_data_cifar10_under_cwd_by_default(archive, tmp_path):
     assert installed == tmp_path / "cwd" / "data" / "CIFAR-10" / BATCH_FOLDER
     assert data.load_dataset().folder == installed
     assert os.listdir(tmp_path / "cwd" / "data" / "CIFAR-10") == [BATCH_FOLDER]
+
+
+# --- what real tools write -------------------------------------------------------
+
+@pytest.mark.parametrize("make_labels, protocol", [
+    (lambda y: [np.int64(v) for v in y], 2),  # a list of numpy.int64, by Python 3 at protocol 2
+    (lambda y: [np.int64(v) for v in y], 4),
+    (lambda y: np.array(y, ">i4"), 4),         # a big-endian int32 array
+    (lambda y: np.array(y, np.int64), 5),      # protocol 5 writes arrays with _frombuffer
+])
+def test_labels_as_numpy_integers_or_integer_arrays_are_accepted(folder, make_labels, protocol):
+    expected = data.load_dataset(folder)
+    for name in (*data.TRAIN_FILES, "test_batch"):
+        labels = pickle.loads((folder / name).read_bytes())[b"labels"]
+        rewrite_batch(folder / name, protocol, labels=make_labels(labels))
+    ds = data.read_folder(folder)  # not the cache: rewriting files leaves the folder's stamp
+    np.testing.assert_array_equal(ds.train_labels, expected.train_labels)
+    np.testing.assert_array_equal(ds.test_labels, expected.test_labels)
+    np.testing.assert_array_equal(ds.train_images, expected.train_images)
+    assert ds.train_labels.dtype == np.int64
+
+
+def test_an_empty_dataset_is_refused_saying_so(tmp_path):
+    empty = write_cifar_folder(tmp_path / "empty", per_class_train=0, per_class_test=0)
+    with pytest.raises(DataError, match=r"field 'data' of data_batch_1.*holds 0 images: the training set is empty"):
+        data.load_dataset(empty)
+
+
+def test_class_names_lose_control_characters_and_are_capped(folder):
+    names = [c.encode() for c in CLASS_NAMES]
+    names[0] = b"\x1b[2J\x1b[31mairplane\x07"  # clear the screen, turn red, ring the bell
+    names[1] = "auto\u202emobile\n".encode()     # a bidi override reverses what follows
+    names[2] = b"b" * 10_000
+    names[3] = b"\x1b\x00"                       # nothing printable left
+    rewrite_batch(folder / "batches.meta", label_names=names)
+    shown = data.load_dataset(folder).class_names
+    assert shown[:4] == ("[2J[31mairplane", "automobile", "b" * data.MAX_NAME_CHARS, "class 3")
+    assert shown[4:] == tuple(CLASS_NAMES[4:])
+
+
+@pytest.mark.parametrize("keras_home", [None, "custom-keras"])
+def test_keras3_cache_is_found_under_keras_home(tmp_path, monkeypatch, keras_home):
+    base = tmp_path / "home" / ".keras"
+    if keras_home:
+        base = tmp_path / keras_home
+        monkeypatch.setenv("KERAS_HOME", str(base))
+    cache = write_cifar_folder(base / "datasets" / f"{BATCH_FOLDER}-target", 1, 1)
+    assert data.find_dataset() == cache.resolve()
+    assert len(data.load_dataset().train_labels) == 10
+    write_cifar_folder(Path("data/CIFAR-10"), 1, 1)  # the default still comes first
+    assert data.find_dataset() == (tmp_path / "cwd/data/CIFAR-10" / BATCH_FOLDER)

@@ -58,3 +58,41 @@ def write_cifar_folder(root, per_class_train=20, per_class_test=10, seed=0):
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump(meta, f, protocol=4)
     return folder
+
+
+# --- hand-made pickles, for tests of hostile files ----------------------------
+
+try:  # numpy >= 2
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # numpy 1.x
+    from numpy.core.multiarray import _reconstruct
+
+
+class Reduce:
+    """Pickles as func(*args), then BUILD with state if given: writes any reconstruction
+    a file may hold, e.g. numpy's, with whatever arguments and state we choose."""
+    def __init__(self, func, args, state=None):
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        return (self.func, self.args) if self.state is None else (self.func, self.args, self.state)
+
+
+def array_by_hand(shape, raw, typestr="u1", byteorder="|", names=None, fields=None, elsize=-1,
+                  alignment=-1, flags=0):
+    """A numpy array as the official pickles write it (_reconstruct + state), but with the
+    dtype's state (byte order, field names and fields, sizes, flags) and the bytes as given."""
+    dtype = Reduce(np.dtype, (typestr, False, True),
+                   (3, byteorder, None, names, fields, elsize, alignment, flags))
+    return Reduce(_reconstruct, (np.ndarray, (0,), b"b"), (1, shape, dtype, False, raw))
+
+
+def rewrite_batch(path, protocol=2, **changes):
+    """Load a batch written above, change fields (None deletes one), write it back."""
+    batch = pickle.loads(Path(path).read_bytes())
+    for key, value in changes.items():
+        if value is None:
+            del batch[key.encode()]
+        else:
+            batch[key.encode()] = value
+    Path(path).write_bytes(pickle.dumps(batch, protocol=protocol))
