@@ -64,12 +64,10 @@ from pathlib import Path
 import psutil
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-from streamlit_server import StreamlitServer, launch_chromium  # noqa: E402
+from cifar_core import checkpoints  # no TensorFlow
+from dashboard.harness import StreamlitServer, launch_chromium
 
-from cifar_core import checkpoints  # noqa: E402  (no TensorFlow)
+ROOT = Path(__file__).resolve().parent.parent
 
 PORTS = range(8621, 8640)
 RESULTS = ROOT / "benchmarks" / "results"

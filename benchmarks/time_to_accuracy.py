@@ -25,10 +25,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cifar_core.config import PRECISIONS, preset  # noqa: E402
-from cifar_core.trainer import TrainingJob  # noqa: E402
+from cifar_core.training.job import TrainingJob  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MARKS_MINUTES = (2, 5, 10, 20, 45)

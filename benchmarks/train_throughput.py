@@ -7,7 +7,7 @@ same network, same distortions, Adam, batch 128, trained two ways:
                  (each repeat is one fit call, so it pays fit's start-up once per repeat);
   baseline_step  `train_on_batch` on batches pulled from the same pipeline: the bare
                  Keras step without fit's start-up, which favours the baseline.
-Project: `cifar_core.session.TrainingSession.train_step`, the step the
+Project: `cifar_core.training.step.TrainingStep.train_batch`, the step the
 background job runs (distortions batched inside the compiled step, fused batch-norm):
   project          as it trains on this machine: precision "auto" (bfloat16 maths where the CPU
                    does them natively, float32 otherwise; the line "precision" says which);
@@ -22,13 +22,10 @@ one run.
 import argparse
 import os
 import statistics
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -38,7 +35,7 @@ from cifar_core import augment, data  # noqa: E402
 from cifar_core.augment import CROP_SIZE  # noqa: E402
 from cifar_core.config import Distortions, preset  # noqa: E402
 from cifar_core.model import build_model  # noqa: E402
-from cifar_core.session import TrainingSession  # noqa: E402
+from cifar_core.training.step import TrainingStep  # noqa: E402
 
 BATCH = 128
 
@@ -68,7 +65,7 @@ def main():
     dataset = data.load_dataset(args.data_dir)
     config = preset("default", batch_size=BATCH, distortions=Distortions())  # the notebook's distortions
 
-    model = build_model(config, plain_keras=True)
+    model = build_model(config.model, plain_keras=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     pipeline = baseline_pipeline(dataset.train_images, dataset.train_labels, config.distortions)
     stream = iter(pipeline)
@@ -81,13 +78,13 @@ def main():
             x, y = next(stream)
             model.train_on_batch(x, y)
 
-    session = TrainingSession(config, dataset)
-    float32_session = TrainingSession(replace(config, precision="float32"), dataset)
+    training = TrainingStep(config, dataset)
+    float32_training = TrainingStep(replace(config, precision="float32"), dataset)
 
-    def project(training_session):
+    def project(training_step):
         def train(steps):
             for _ in range(steps):
-                training_session.train_step(0, config.steps)
+                training_step.train_batch(0)
         return train
 
     def timed(fn, steps):
@@ -103,8 +100,8 @@ def main():
             index = rng.integers(0, len(dataset.train_labels), BATCH)
             distort(dataset.train_images[index], tf.constant([0, step]), config.distortions).numpy()
 
-    contenders = {"baseline_fit": baseline_fit, "baseline_step": baseline_step, "project": project(session),
-                  "project_float32": project(float32_session), "distortions_only": distortions_only}
+    contenders = {"baseline_fit": baseline_fit, "baseline_step": baseline_step, "project": project(training),
+                  "project_float32": project(float32_training), "distortions_only": distortions_only}
     for fn in contenders.values():  # warm-up: graph tracing, tf.data buffers
         fn(10)
     results = {name: [] for name in contenders}
@@ -118,7 +115,7 @@ def main():
     print(f"the project's distortions take {medians['project'] / medians['distortions_only']:.0%} of its step")
     print(f"ratio project / baseline_fit: {medians['project'] / medians['baseline_fit']:.2f}x; "
           f"project / baseline_step: {medians['project'] / medians['baseline_step']:.2f}x")
-    print(f"precision of the project's step on this machine: {session.precision}")
+    print(f"precision of the project's step on this machine: {training.precision}")
     print(f"(tf threads: intra-op {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
           f"cores {os.cpu_count()}; numpy {np.__version__}, tensorflow {tf.__version__})")
 

@@ -15,7 +15,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
-from cifar_core import checkpoints, confusion, data, download  # noqa: E402
+from cifar_core import checkpoints, data, download  # noqa: E402
 from cifar_core.config import PRESETS, preset  # noqa: E402
 
 
@@ -55,10 +55,10 @@ def run_download(args):
 
 
 def run_train(args):
-    from cifar_core.trainer import TrainingJob
+    from cifar_core.training.job import TrainingJob
 
     latest = checkpoints.latest_checkpoint(args.checkpoint_dir)
-    name = args.preset or (checkpoints.config_of(latest.path).preset if latest else "default")
+    name = args.preset or (latest.preset if latest else "default")
     config = preset(name, steps=args.steps)
     data.load_dataset(args.data_dir)  # fail here, with data's own message, before any thread starts
     job = TrainingJob(args.checkpoint_dir, args.data_dir)
@@ -93,12 +93,11 @@ def run_evaluate(args):
     latest = checkpoints.latest_checkpoint(args.checkpoint_dir)
     if latest is None:
         raise ValueError(f"no checkpoint in {args.checkpoint_dir}; train first: python -m cifar_core train --steps 500")
-    from cifar_core import analysis  # TensorFlow: imported only once there is something to evaluate
+    from cifar_core.insights import confusion, inference
 
     dataset = data.load_dataset(args.data_dir)
-    inference = analysis.load_inference_model(latest.path)
-    predicted = analysis.predict_probabilities(inference.model, dataset.test_images).argmax(axis=1)
-    result = confusion.confusion(dataset.test_labels, predicted)
+    probabilities = inference.test_set_probabilities(latest, dataset)  # saved with it, or classified now
+    result = confusion.confusion_matrix(dataset.test_labels, probabilities.argmax(axis=1))
     print(f"checkpoint: {latest.path} (step {latest.step})")
     print(f"test accuracy: {result.accuracy:.1%}")
     width = max(len(n) for n in dataset.class_names)
@@ -110,7 +109,7 @@ def run_evaluate(args):
 
 
 class TerminalBar:
-    """A one-line progress bar on stderr: bar(done, total, extra_text). Also a data.download progress callback."""
+    """A one-line progress bar on stderr: bar(done, total, extra_text). Also a download progress callback."""
 
     def __init__(self, label, unit="bytes"):
         self.label, self.unit, self._last = label, unit, 0.0

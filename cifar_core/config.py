@@ -1,8 +1,9 @@
-"""TrainConfig: every training setting in one frozen dataclass, and named presets.
+"""ModelConfig (what the network is) and TrainConfig (how it is trained), and named presets.
 
 The config travels with every checkpoint as JSON, so a checkpoint always says
-how it was trained. Kept free of TensorFlow so the dashboard's Home page can
-read it without loading TF.
+how it was trained. A run can continue from a checkpoint only with the same
+ModelConfig; loading a checkpoint for inference needs only its ModelConfig.
+Kept free of TensorFlow so the dashboard's Home page can read it without loading TF.
 """
 import json
 import math
@@ -31,6 +32,16 @@ class Distortions:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """What defines the network (its weights fit only a network with the same ModelConfig)."""
+    batch_norm_conv2: bool = True    # batch-norm after conv2 too (the notebook has it after conv1 only)
+
+    def describe(self):
+        """A few words that tell this network from the others, e.g. 'batch-norm after conv1 only'."""
+        return "batch-norm after conv1 and conv2" if self.batch_norm_conv2 else "batch-norm after conv1 only"
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     preset: str = "default"
     steps: int = 36_000              # iterations (batches) per run, as the notebook's optimize(num_iterations)
@@ -38,7 +49,7 @@ class TrainConfig:
     learning_rate: float = 2e-3      # Adam's (peak) learning rate
     schedule: str = "onecycle"       # "constant" (the notebook) or "onecycle": warm-up, then cosine to 0 at the run's end
     warmup_steps: int = 300          # steps of linear warm-up for "onecycle"
-    batch_norm_conv2: bool = True    # batch-norm after conv2 too (the notebook has it after conv1 only)
+    model: ModelConfig = field(default_factory=ModelConfig)
     precision: str = "auto"          # "float32", "bfloat16" (bfloat16 maths, float32 weights) or "auto":
                                      # bfloat16 where the CPU computes it natively (AVX512-BF16, AMX)
     distortions: Distortions = field(default_factory=Distortions)
@@ -55,6 +66,11 @@ class TrainConfig:
     def from_dict(cls, d):
         d = dict(d)
         d["distortions"] = Distortions.from_dict(d.get("distortions", {}))
+        # Checkpoints saved before ModelConfig kept batch_norm_conv2 at the top level.
+        model = dict(d.get("model", {}))
+        if "batch_norm_conv2" in d:
+            model.setdefault("batch_norm_conv2", d.pop("batch_norm_conv2"))
+        d["model"] = ModelConfig(**model)
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -91,8 +107,8 @@ MILD = Distortions(hue=0.02, contrast=(0.8, 1.2), brightness=0.1, saturation=(0.
 PRESETS = {
     # Exactly the notebook: Adam 1e-4, batch 64, its distortions, BN after conv1 only, 100,000 iterations.
     "notebook": TrainConfig(preset="notebook", steps=100_000, batch_size=64, learning_rate=1e-4,
-                            schedule="constant", warmup_steps=0, batch_norm_conv2=False, precision="float32",
-                            distortions=Distortions(), checkpoint_every=1000),
+                            schedule="constant", warmup_steps=0, model=ModelConfig(batch_norm_conv2=False),
+                            precision="float32", distortions=Distortions(), checkpoint_every=1000),
     # The default: the notebook's network (plus BN after conv2), one-cycle Adam, milder distortions;
     # 36,000 iterations of 128 (92 epochs): about 16 minutes on a 2-core CPU with native bfloat16, ~23 in float32.
     "default": TrainConfig(preset="default", steps=36_000, distortions=MILD),

@@ -6,21 +6,21 @@
     -> flatten (2304) -> layer_fc1: dense 256, ReLU -> layer_fc2: dense 128, ReLU
     -> layer_softmax: dense 10, softmax
 
-Pages find layers by these names: the conv kernels for filters, and the
-`*_relu` outputs for feature maps.
+The names and shapes are cifar_core.architecture's table (a test keeps the two
+in step): pages find the conv kernels there for filters, and the `*_relu`
+outputs for feature maps.
 """
 import keras
 import tensorflow as tf
 from keras import layers
 
+from cifar_core import architecture
 from cifar_core.augment import CROP_SIZE
 from cifar_core.config import NUM_CLASSES
 
-CONV_LAYERS = ("layer_conv1", "layer_conv2")
 
-
-def build_model(config, dtype="float32", plain_keras=False):
-    """A fresh, uncompiled Keras model for `config` (a TrainConfig).
+def build_model(model_config, dtype="float32", plain_keras=False):
+    """A fresh, uncompiled Keras model for `model_config` (a ModelConfig).
 
     dtype: the Keras dtype policy of every layer but the softmax, which stays float32 so the loss
     is computed from full-precision probabilities. "mixed_bfloat16" computes in bfloat16 and keeps
@@ -30,7 +30,7 @@ def build_model(config, dtype="float32", plain_keras=False):
     batch_norm_layer = layers.BatchNormalization if plain_keras else FusedBatchNormalization
     inputs = keras.Input((CROP_SIZE, CROP_SIZE, 3), name="image")
     x = _conv_block(inputs, "layer_conv1", batch_norm_layer, dtype)
-    x = _conv_block(x, "layer_conv2", batch_norm_layer if config.batch_norm_conv2 else None, dtype)
+    x = _conv_block(x, "layer_conv2", batch_norm_layer if model_config.batch_norm_conv2 else None, dtype)
     x = layers.Flatten(name="flatten", dtype=dtype)(x)
     x = layers.Dense(256, activation="relu", name="layer_fc1", dtype=dtype)(x)
     x = layers.Dense(128, activation="relu", name="layer_fc2", dtype=dtype)(x)
@@ -54,7 +54,7 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
     Keras 3 normalizes a batch with separate mean, variance and arithmetic ops: on the (B, 24, 24, 64)
     output of conv1 that took 9.7 ms of a 45 ms training step (batch 128, 2 cores); the fused kernel
-    takes 3.4 ms. Same weights (checkpoints are interchangeable), same results to float rounding.
+    takes 3.4 ms. Same variables in the same order (get_weights / set_weights match), same results to float rounding.
     Inference and anything unusual (a mask, another axis) go through Keras' own code.
     """
 
@@ -73,7 +73,5 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
 
 def conv_layer(model, name):
-    """The conv layer called `name`; ValueError listing the conv layers otherwise."""
-    if name not in CONV_LAYERS:
-        raise ValueError(f"layer {name!r} not found; conv layers are: {', '.join(CONV_LAYERS)}")
-    return model.get_layer(name)
+    """The Keras conv layer called `name`; ValueError listing the conv layers otherwise."""
+    return model.get_layer(architecture.conv(name).name)

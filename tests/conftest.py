@@ -1,17 +1,12 @@
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-# Keep TensorFlow quiet and small on a 2-core laptop; set before TF is imported.
+# Keep TensorFlow quiet on a 2-core laptop; set before TF is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from tiny_cifar import write_cifar_folder  # noqa: E402
+from tiny_runs import run_to_end, tiny_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +15,14 @@ def tiny_data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("cifar")
     write_cifar_folder(root, per_class_train=20, per_class_test=10)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_dir(tmp_path_factory, tiny_data_dir):
+    """A checkpoint folder holding a real network trained for 30 tiny steps (checkpoints at 15 and 30).
+    Shared by many tests: copy it before changing anything in it."""
+    from cifar_core.training.job import TrainingJob
+    folder = tmp_path_factory.mktemp("checkpoints")
+    status = run_to_end(TrainingJob(folder, tiny_data_dir), tiny_config())
+    assert status.state == "finished", status.message
+    return folder

@@ -6,8 +6,6 @@ reaches them: Home first, then switch_page.
 """
 import io
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,26 +13,16 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cifar_core.config import preset
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dashboard"))
-import drawing  # noqa: E402
+from cifar_core import checkpoints
+from cifar_core.data import load_dataset
+from cifar_core.insights import confusion, filters, inference
+from cifar_core.training.hooks import TEST_PROBABILITIES
+from dashboard.figures.confusion import confusion_figure
+from dashboard.figures.curves import thin
+from dashboard.ui.navigation import AUGMENTATION, CONFUSION, FEATURE_MAPS, FILTERS
 
 HOME = "../dashboard/Home.py"  # relative to this file
-AUGMENTATION, FILTERS, FEATURE_MAPS, CONFUSION = (
-    "pages/3_Augmentation.py", "pages/4_Filters.py", "pages/5_Feature_maps.py", "pages/6_Confusion_matrix.py")
-
-
-@pytest.fixture(scope="module")
-def trained_dir(tmp_path_factory, tiny_data_dir):
-    """A checkpoint folder holding a real network trained for 30 steps (checkpoints at 15 and 30)."""
-    from cifar_core.trainer import TrainingJob
-    folder = tmp_path_factory.mktemp("checkpoints")
-    job = TrainingJob(folder, tiny_data_dir)
-    job.start(preset("quick", steps=30, batch_size=32, eval_every=10, checkpoint_every=15, eval_images=50))
-    job.wait()
-    assert job.status().state == "finished", job.status().message
-    return folder
+ANSWERS = f"{TEST_PROBABILITIES}.npy"
 
 
 @pytest.fixture
@@ -54,8 +42,7 @@ def open_page(page):
 
 
 def latest_model(checkpoint_dir):
-    from cifar_core import analysis, checkpoints
-    return analysis.load_inference_model(checkpoints.latest_checkpoint(checkpoint_dir).path)
+    return inference.load_inference_model(checkpoints.latest_checkpoint(checkpoint_dir))
 
 
 def png_bytes():
@@ -124,7 +111,6 @@ def test_random_image_picks_an_existing_image(folders):
 
 
 def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(folders):
-    from cifar_core import analysis
     at = open_page(FILTERS)
     assert len(at.selectbox(key="filters_channel_conv1").options) == 3
     at.segmented_control(key="filters_layer").set_value("layer_conv2").run()
@@ -133,19 +119,17 @@ def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(folders):
     channels.set_value(7).run()
     assert not at.exception
     _, checkpoint_dir = folders
-    expected = analysis.filter_weights(latest_model(checkpoint_dir).model, "layer_conv2", 7)
+    expected = filters.filter_weights(latest_model(checkpoint_dir).model, "layer_conv2", 7)
     shown = {metric.label: float(metric.value) for metric in at.metric}
     for name in ("min", "max", "mean", "std"):
         assert shown[name] == pytest.approx(getattr(expected, name), abs=1e-4), name
 
 
 def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):
-    from cifar_core import analysis, confusion
     data_dir, checkpoint_dir = folders
-    from cifar_core.data import load_dataset
     dataset = load_dataset(data_dir)
-    probabilities = analysis.predict_probabilities(latest_model(checkpoint_dir).model, dataset.test_images)
-    matrix = confusion.confusion(dataset.test_labels, probabilities.argmax(axis=1)).matrix
+    probabilities = inference.predict_probabilities(latest_model(checkpoint_dir).model, dataset.test_images)
+    matrix = confusion.confusion_matrix(dataset.test_labels, probabilities.argmax(axis=1)).matrix
     true, pred = np.unravel_index(np.argmax(matrix), matrix.shape)  # the fullest cell
     at = open_page(CONFUSION)
     at.selectbox(key="cm_true").set_value(int(true)).run()
@@ -159,17 +143,15 @@ def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):
 
 
 def test_a_checkpoint_saved_without_its_test_answers_is_classified_on_the_page(folders, tmp_path, monkeypatch):
-    import json as json_module
     import shutil
-    from cifar_core import checkpoints
     _, checkpoint_dir = folders
     latest = checkpoints.latest_checkpoint(checkpoint_dir)
     older = tmp_path / latest.name  # as saved before checkpoints kept the test set's answers
     shutil.copytree(latest.path, older)
-    (older / checkpoints.PROBABILITIES).unlink()
-    meta = json_module.loads((older / checkpoints.META).read_text())
-    del meta["sha256"][checkpoints.PROBABILITIES]
-    (older / checkpoints.META).write_text(json_module.dumps(meta))
+    (older / ANSWERS).unlink()
+    meta = json.loads((older / checkpoints.META).read_text())
+    del meta["sha256"][ANSWERS]
+    (older / checkpoints.META).write_text(json.dumps(meta))
     monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path))
     at = open_page(CONFUSION)
     assert f"{latest.test_accuracy:.1%}" in [m.value for m in at.metric]
@@ -177,11 +159,10 @@ def test_a_checkpoint_saved_without_its_test_answers_is_classified_on_the_page(f
 
 def test_damaged_test_answers_are_reported_not_drawn(folders, tmp_path, monkeypatch):
     import shutil
-    from cifar_core import checkpoints
     _, checkpoint_dir = folders
     latest = checkpoints.latest_checkpoint(checkpoint_dir)
     shutil.copytree(latest.path, tmp_path / latest.name)
-    answers = tmp_path / latest.name / checkpoints.PROBABILITIES
+    answers = tmp_path / latest.name / ANSWERS
     answers.write_bytes(b"not numbers")
     monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path))
     at = open_page(CONFUSION)
@@ -192,16 +173,17 @@ def test_damaged_test_answers_are_reported_not_drawn(folders, tmp_path, monkeypa
 def test_a_long_run_is_charted_with_at_most_400_points_a_curve_of_the_same_shape():
     steps = list(range(10, 36_010, 10))  # a default run logs 3,600 points
     values = [s / 36_000 for s in steps]
-    x, y = drawing.thin(steps, values, 400)
+    x, y = thin(steps, values, 400)
     assert len(x) == len(y) <= 400 and x == sorted(x) and x[-1] == 36_000
     np.testing.assert_allclose(y, np.asarray(x) / 36_000, atol=0.005)  # a straight line stays one
-    assert drawing.thin(steps[:50], values[:50], 400) == (steps[:50], values[:50])  # short runs: every point
+    assert thin(steps[:50], values[:50], 400) == (steps[:50], values[:50])  # short runs: every point
 
 
 def test_a_click_anywhere_in_a_cell_reports_that_cell_as_plain_numbers():
     # AppTest cannot click a chart; the browser reports the clicked marker's customdata as sent.
-    matrix = np.arange(100).reshape(10, 10)
-    figure = json.loads(drawing.confusion_figure(matrix, [f"c{i}" for i in range(10)], False, False, None).to_json())
+    labels, predicted = np.divmod(np.repeat(np.arange(100), np.arange(100)), 10)  # cell (t, p) holds 10t + p
+    result = confusion.confusion_matrix(labels, predicted)
+    figure = json.loads(confusion_figure(result, [f"c{i}" for i in range(10)], False, False, None).to_json())
     heatmap, markers = figure["data"]
     assert markers["marker"]["opacity"] == 0 and figure["layout"]["hoverdistance"] == -1
     by_position = {(y, x): data for x, y, data in zip(markers["x"], markers["y"], markers["customdata"])}

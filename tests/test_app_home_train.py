@@ -19,11 +19,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from cifar_core import checkpoints, data, download, trainer
-from cifar_core.config import preset
+from cifar_core import checkpoints, data, download
+from cifar_core.training import job as training_job
+from dashboard.ui import state
+from dashboard.ui.navigation import DATASET, HOME as HOME_PAGE, TRAIN
+from tiny_runs import run_to_end, tiny_config
 
 HOME = "../dashboard/Home.py"  # relative to this file
-DATASET, TRAIN = "pages/1_Dataset.py", "pages/2_Train.py"
 TINY_RUN = {"train_steps": 30, "train_batch_size": 32, "train_eval_every": 10, "train_checkpoint_every": 15}
 
 
@@ -32,7 +34,7 @@ def folders(monkeypatch, tmp_path, tiny_data_dir):
     """The tiny dataset, an empty checkpoint folder, no training job yet; caches cleared afterwards."""
     monkeypatch.setenv("CIFAR10_DATA_DIR", str(tiny_data_dir))
     monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
-    monkeypatch.setattr(trainer, "_job", None)
+    monkeypatch.setattr(training_job, "_job", None)
     yield tmp_path / "checkpoints"
     st.cache_data.clear()  # caches are shared between AppTest instances
     st.cache_resource.clear()
@@ -45,14 +47,14 @@ def no_dataset(monkeypatch, tmp_path):
 
 
 def use_job(monkeypatch, job):
-    monkeypatch.setattr(trainer, "_job", job)  # what get_job() returns from now on
+    monkeypatch.setattr(training_job, "_job", job)  # what get_job() returns from now on
     return job
 
 
 @pytest.fixture
 def job(monkeypatch, folders):
     """A fresh training job for this test's checkpoint folder; stopped and joined afterwards."""
-    job = use_job(monkeypatch, trainer.TrainingJob(folders))
+    job = use_job(monkeypatch, training_job.TrainingJob(folders))
     yield job
     job.stop()
     job.wait(timeout=120)
@@ -75,8 +77,8 @@ def captions(at):
 
 
 def train_tiny(job):
-    job.start(preset("quick", steps=30, batch_size=32, eval_every=10, checkpoint_every=15, eval_images=50))
-    assert job.wait(timeout=120) and job.status().state == "finished", job.status().message
+    status = run_to_end(job, tiny_config())
+    assert status.state == "finished", status.message
 
 
 # --- Home ------------------------------------------------------------------------------
@@ -108,7 +110,7 @@ def test_home_without_dataset_offers_the_download_and_the_offline_route(no_datas
     at = open_page()
     assert at.button(key="home_download").label == "Download CIFAR-10"
     assert "not on this computer yet" in texts(at.info)
-    assert "cifar-10-python.tar.gz" in texts(at.caption)  # common.OFFLINE_HINT
+    assert "cifar-10-python.tar.gz" in texts(at.caption)  # loaders.OFFLINE_HINT
 
 
 def serve_folder(folder):
@@ -260,7 +262,7 @@ def test_start_trains_in_the_background_and_another_browser_sees_the_run_but_can
     charts = at.get("plotly_chart")
     assert len(charts) == 2 and "test images" in charts[0].proto.spec and "loss" in charts[1].proto.spec
 
-    at.switch_page("Home.py").run()
+    at.switch_page(HOME_PAGE).run()
     assert [m.value for m in at.metric][0] == "30" and "finished: step 30 of 30" in texts(at.markdown)
 
 
@@ -282,11 +284,8 @@ def test_start_fresh_asks_first_and_sets_old_checkpoints_aside(job, folders):
 
 
 def test_with_many_browsers_watching_each_redraws_less_often(job, monkeypatch):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dashboard"))
-    import common
-    monkeypatch.setattr(common, "_watchers", {})  # no browsers left over from other tests
-    job.start(preset("quick", steps=100_000, batch_size=32, eval_every=1000, checkpoint_every=100_000,
-                     eval_images=50))
+    monkeypatch.setattr(state, "_watchers", {})  # no browsers left over from other tests
+    job.start(tiny_config(steps=100_000, eval_every=1000, checkpoint_every=100_000))
     while job.status().step == 0:
         assert job.status().state == "running", job.status().message
         threading.Event().wait(0.1)
@@ -318,7 +317,7 @@ def test_a_preset_with_another_network_is_refused_with_the_way_out(job):
 
 
 def test_a_failed_run_shows_its_message(monkeypatch, folders, tmp_path):
-    failing = use_job(monkeypatch, trainer.TrainingJob(folders, data_dir=tmp_path / "gone"))
+    failing = use_job(monkeypatch, training_job.TrainingJob(folders, data_dir=tmp_path / "gone"))
     at = open_page(TRAIN)
     at.button(key="train_start").click().run()
     assert failing.wait(timeout=120)

@@ -1,5 +1,4 @@
 """`python -m cifar_core` as a lab uses it: real processes, tiny data."""
-import os
 import re
 import signal
 import subprocess
@@ -12,8 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args, cwd=ROOT, **kwargs):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "cifar_core", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "cifar_core", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300, **kwargs)
 
 
@@ -34,10 +32,9 @@ def test_train_resumes_from_the_latest_checkpoint_and_evaluate_reports_accuracy(
 
 
 def test_ctrl_c_stops_cleanly_with_a_checkpoint(tiny_data_dir, tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen([sys.executable, "-m", "cifar_core", "train", "--steps", "100000", "--preset", "quick",
                                 "--data-dir", str(tiny_data_dir), "--checkpoint-dir", str(tmp_path)],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     line = ""
     while "Training 100000 iterations" not in line and time.time() < deadline:
@@ -89,14 +86,13 @@ def test_process_exit_stops_training_cleanly_with_a_final_checkpoint(tiny_data_d
     script = f"""
 import time
 from cifar_core.config import preset
-from cifar_core.trainer import get_job
+from cifar_core.training.job import get_job
 job = get_job({str(tmp_path)!r}, {str(tiny_data_dir)!r})
 job.start(preset("quick", steps=100_000, batch_size=32, checkpoint_every=100_000, eval_images=50))
 while job.status().step < 5:
     time.sleep(0.05)
 """
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
     saved = list(tmp_path.glob("ckpt-*"))

@@ -5,11 +5,11 @@ import pytest
 from cifar_core import augment
 from cifar_core.config import PRESETS, Distortions, preset
 from cifar_core.model import FusedBatchNormalization, build_model, conv_layer
-from cifar_core.session import resolve_precision
+from cifar_core.training.step import resolve_precision
 
 
 def test_notebook_network_has_named_layers_and_the_notebooks_parameter_count():
-    model = build_model(PRESETS["notebook"])
+    model = build_model(PRESETS["notebook"].model)
     names = [layer.name for layer in model.layers]
     for name in ("layer_conv1", "layer_conv2", "layer_fc1", "layer_fc2", "layer_softmax"):
         assert name in names
@@ -22,7 +22,7 @@ def test_notebook_network_has_named_layers_and_the_notebooks_parameter_count():
 
 
 def test_default_preset_adds_only_batch_norm_after_conv2():
-    extra = build_model(PRESETS["default"]).count_params() - build_model(PRESETS["notebook"]).count_params()
+    extra = build_model(PRESETS["default"].model).count_params() - build_model(PRESETS["notebook"].model).count_params()
     assert extra == 4 * 64 - 64  # BN's gamma, beta, mean, variance replace conv2's 64 biases
 
 
@@ -56,7 +56,7 @@ def test_precision_settings(monkeypatch):
 
 def test_unknown_conv_layer_error_lists_the_conv_layers():
     with pytest.raises(ValueError, match="layer_conv1, layer_conv2"):
-        conv_layer(build_model(PRESETS["quick"]), "layer_conv3")
+        conv_layer(build_model(PRESETS["quick"].model), "layer_conv3")
 
 
 def test_notebook_preset_keeps_the_notebooks_settings():

@@ -1,18 +1,16 @@
 """The training job, its checkpoints, and what a model learns: real Keras on tiny data."""
+import json
 import threading
 
 import numpy as np
 import pytest
 
-from cifar_core import analysis, checkpoints, confusion
-from cifar_core.config import preset
-from cifar_core.trainer import TrainingJob
-
-
-def tiny(**overrides):
-    settings = dict(steps=30, batch_size=32, eval_every=10, checkpoint_every=15, eval_images=50)
-    settings.update(overrides)
-    return preset("quick", **settings)
+from cifar_core import checkpoints
+from cifar_core.data import load_dataset
+from cifar_core.insights import confusion, feature_maps, filters, inference
+from cifar_core.training.job import TrainingJob
+from tiny_runs import run_to_end as run
+from tiny_runs import tiny_config as tiny
 
 
 @pytest.fixture
@@ -23,18 +21,11 @@ def job(tiny_data_dir, tmp_path):
     job.wait(60)
 
 
-def run(job, config, **kwargs):
-    started, message = job.start(config, **kwargs)
-    assert started, message
-    assert job.wait(120)
-    return job.status()
-
-
 def test_a_run_trains_to_its_target_and_checkpoints_along_the_way(job):
     status = run(job, tiny())
     assert status.state == "finished", status.message
     assert (status.start_step, status.step, status.target_step) == (0, 30, 30)
-    assert [info.step for info in checkpoints.list_checkpoints(job.checkpoint_dir)] == [15, 30]
+    assert [c.step for c in checkpoints.list_checkpoints(job.checkpoint_dir)] == [15, 30]
     assert status.latest_checkpoint == "ckpt-00000030"
     assert len(status.history_steps) == 3 and len(status.batch_accuracy) == 3
     assert status.images_per_second > 0
@@ -110,16 +101,14 @@ def test_an_exception_in_training_becomes_state_failed(tmp_path):
     assert "Training failed" in status.message and "no-data-here" in status.message
 
 
-def test_save_and_restore_round_trip_keeps_step_and_optimizer_state(job):
-    from cifar_core.session import TrainingSession
-    from cifar_core.data import load_dataset
+def test_save_and_restore_round_trip_keeps_step_and_optimizer_state(trained_dir, tiny_data_dir):
+    from cifar_core.training.step import TrainingStep
 
-    run(job, tiny())
-    path = checkpoints.latest_checkpoint(job.checkpoint_dir).path
-    first = TrainingSession(tiny(), load_dataset(job.data_dir))
-    first.restore(path)
-    second = TrainingSession(tiny(seed=99), load_dataset(job.data_dir))  # other initial weights
-    second.restore(path)
+    latest = checkpoints.latest_checkpoint(trained_dir)
+    first = TrainingStep(tiny(), load_dataset(tiny_data_dir))
+    first.restore(latest)
+    second = TrainingStep(tiny(seed=99), load_dataset(tiny_data_dir))  # other initial weights
+    second.restore(latest)
     assert first.step == second.step == 30
     for a, b in zip(first.optimizer.variables, second.optimizer.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -141,24 +130,48 @@ def test_a_truncated_checkpoint_names_the_file_and_offers_the_previous_one(job):
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_a_checkpoint_keeps_the_test_set_answers_it_was_measured_on(job, precision):
-    from cifar_core.data import load_dataset
+    from cifar_core.training.hooks import TEST_PROBABILITIES
 
     run(job, tiny(precision=precision))
     latest = checkpoints.latest_checkpoint(job.checkpoint_dir)
-    saved = checkpoints.read_test_probabilities(latest.path)
+    saved = latest.artifact(TEST_PROBABILITIES)
     dataset = load_dataset(job.data_dir)
-    inference = analysis.load_inference_model(latest.path)
-    np.testing.assert_allclose(saved, analysis.predict_probabilities(inference.model, dataset.test_images),
+    network = inference.load_inference_model(latest)
+    np.testing.assert_allclose(saved, inference.predict_probabilities(network.model, dataset.test_images),
                                atol=1e-5)
     assert np.mean(saved.argmax(axis=1) == dataset.test_labels) == pytest.approx(latest.test_accuracy)
 
-    answers = latest.path / checkpoints.PROBABILITIES
+    answers = latest.path / f"{TEST_PROBABILITIES}.npy"
     answers.write_bytes(answers.read_bytes()[:-40])
     with pytest.raises(checkpoints.CheckpointError, match="test_probabilities.npy.*step 15"):
-        checkpoints.read_test_probabilities(latest.path)
+        latest.artifact(TEST_PROBABILITIES)
     answers.unlink()
     with pytest.raises(checkpoints.CheckpointError, match="missing or damaged"):
-        checkpoints.read_test_probabilities(latest.path)
+        latest.artifact(TEST_PROBABILITIES)
+
+
+def test_the_test_set_answers_are_read_from_the_checkpoint_or_computed_for_an_older_one(trained_dir, tiny_data_dir,
+                                                                                      tmp_path):
+    import shutil
+    dataset = load_dataset(tiny_data_dir)
+    latest = checkpoints.latest_checkpoint(trained_dir)
+    loads = []
+
+    def load(checkpoint):
+        loads.append(checkpoint.step)
+        return inference.load_inference_model(checkpoint)
+
+    saved = inference.test_set_probabilities(latest, dataset, load_model=load)
+    assert loads == []  # read, not computed
+    older = tmp_path / latest.name  # the same checkpoint as saved before the answers were kept
+    shutil.copytree(latest.path, older)
+    meta = json.loads((older / checkpoints.META).read_text())
+    del meta["sha256"]["test_probabilities.npy"]
+    (older / checkpoints.META).write_text(json.dumps(meta))
+    (older / "test_probabilities.npy").unlink()
+    computed = inference.test_set_probabilities(checkpoints.Checkpoint.open(older), dataset, load_model=load)
+    assert loads == [30]
+    np.testing.assert_allclose(computed, saved, atol=1e-5)
 
 
 def test_start_fresh_sets_old_checkpoints_aside(job):
@@ -183,25 +196,22 @@ def test_stale_temporary_folders_are_swept_when_a_writer_starts(tmp_path):
         assert not stale.exists()
 
 
-def test_analysis_shapes_and_sums(job):
-    from cifar_core.data import load_dataset
-
-    run(job, tiny())
-    dataset = load_dataset(job.data_dir)
-    inference = analysis.load_inference_model(checkpoints.latest_checkpoint(job.checkpoint_dir).path)
-    probabilities = analysis.predict_probabilities(inference.model, dataset.test_images)
+def test_insights_shapes_and_sums(trained_dir, tiny_data_dir):
+    dataset = load_dataset(tiny_data_dir)
+    network = inference.load_inference_model(checkpoints.latest_checkpoint(trained_dir))
+    probabilities = inference.predict_probabilities(network.model, dataset.test_images)
     assert probabilities.shape == (100, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    result = confusion.confusion(dataset.test_labels, probabilities.argmax(axis=1))
+    result = confusion.confusion_matrix(dataset.test_labels, probabilities.argmax(axis=1))
     assert result.matrix.shape == (10, 10) and result.matrix.sum() == 100
     assert result.matrix.sum(axis=1).tolist() == [10] * 10  # 10 test images per class
     cell = confusion.cell_indices(dataset.test_labels, probabilities, 3, 5)
     assert len(cell) == result.matrix[3, 5]
     assert np.all(np.diff(probabilities[cell, 5]) <= 0)  # most confident first
-    maps, probs = analysis.feature_maps(inference, dataset.test_images[0])
-    assert maps["layer_conv1"].shape == (24, 24, 64) and maps["layer_conv2"].shape == (12, 12, 64)
-    np.testing.assert_allclose(probs, probabilities[0], rtol=1e-4, atol=1e-6)
-    filters = analysis.filter_weights(inference.model, "layer_conv2", 63)
-    assert filters.weights.shape == (64, 5, 5) and filters.min <= filters.mean <= filters.max
+    view = feature_maps.network_view(network, dataset.test_images[0])
+    assert view.maps["layer_conv1"].shape == (24, 24, 64) and view.maps["layer_conv2"].shape == (12, 12, 64)
+    np.testing.assert_allclose(view.probabilities, probabilities[0], rtol=1e-4, atol=1e-6)
+    weights = filters.filter_weights(network.model, "layer_conv2", 63)
+    assert weights.weights.shape == (64, 5, 5) and weights.min <= weights.mean <= weights.max
     with pytest.raises(ValueError, match="channels 0..2"):
-        analysis.filter_weights(inference.model, "layer_conv1", 3)
+        filters.filter_weights(network.model, "layer_conv1", 3)

@@ -2,9 +2,11 @@
 import numpy as np
 import streamlit as st
 
-import common
-import drawing
 from cifar_core import uploads
+from cifar_core.insights import feature_maps
+from dashboard.figures.feature_maps import draw_network_view
+from dashboard.figures.images import upscale
+from dashboard.ui import loaders, navigation
 
 SOURCES = ("Gallery", "Test image number", "Class", "Your own photo")
 
@@ -18,7 +20,7 @@ def gallery(dataset):
     firsts = [int(np.flatnonzero(dataset.test_labels == c)[0]) for c in np.unique(dataset.test_labels)]
     cells = st.columns(len(firsts))
     for cell, index in zip(cells, firsts):
-        cell.image(drawing.upscale(dataset.test_images[index], 3), width="stretch",
+        cell.image(upscale(dataset.test_images[index], 3), width="stretch",
                    caption=dataset.class_names[dataset.test_labels[index]])
         cell.button("Show", key=f"fm_pick_{index}", on_click=pick, args=(index,), width="stretch")
     return st.session_state.get("fm_gallery_pick", firsts[0])
@@ -61,13 +63,14 @@ def image_controls(dataset):
     return dataset.test_images[index], int(dataset.test_labels[index]), f"test image {index}"
 
 
-common.page_header(
+navigation.page_header(
     "Feature maps",
     "Feed one image through the trained network and look at every channel it computes: conv1's maps "
     "respond to colours and edges, conv2's to combinations of them. At the end, the ten class "
     "probabilities show what the network concluded.")
-dataset = common.require_dataset()
-info = common.require_checkpoint("fm_checkpoint")
+dataset = loaders.require_dataset()
+checkpoint = loaders.require_checkpoint("fm_checkpoint")
 image, true_class, description = image_controls(dataset)
 st.subheader(f"What the network sees in {description}")
-drawing.show_network_view(common.inference_model(info), image, dataset.class_names, true_class, key="fm")
+view = feature_maps.network_view(loaders.inference_model(checkpoint), image)
+draw_network_view(view, dataset.class_names, true_class, key="fm")

@@ -2,9 +2,9 @@
 import numpy as np
 import streamlit as st
 
-import common
-import drawing
 from cifar_core.config import Distortions
+from dashboard.figures.images import image_grid, upscale
+from dashboard.ui import loaders, navigation
 
 NOTEBOOK = Distortions()  # the notebook's distortion strengths: the sliders' defaults
 
@@ -59,19 +59,19 @@ def distortion_controls():
 def draw_augmentations(original, distorted, class_name):
     left, right, _ = st.columns([2, 5, 2], gap="large")  # small enough for the whole grid to fit on a laptop screen
     with left:
-        st.image(drawing.upscale(original, 8), caption=f"Original {class_name} (32x32)", width="stretch")
+        st.image(upscale(original, 8), caption=f"Original {class_name} (32x32)", width="stretch")
     with right:
         st.markdown("**Nine random distortions (24x24 crops), as a training batch would see it**")
-        drawing.image_grid(list(distorted), columns=3, factor=8)
+        image_grid(list(distorted), columns=3, factor=8)
 
 
-common.page_header(
+navigation.page_header(
     "Augmentation",
     "Training never shows the network the same picture twice: every image is randomly cropped to "
     "24x24, maybe flipped, and its colours shaken. The network must learn what a *cat* is, not "
     "memorise pixels. Move the sliders (the sidebar) to see each distortion; these are the very "
     "functions training uses.")
-dataset = common.require_dataset()
+dataset = loaders.require_dataset()
 index, label = image_controls(dataset)
 distortions, seed = distortion_controls()
 from cifar_core import augment  # noqa: E402  (TensorFlow: imported only once there is data)

@@ -17,8 +17,13 @@ class Confusion:
     per_class_accuracy: np.ndarray  # (10,) fraction of each true class predicted right
     accuracy: float                 # overall fraction right
 
+    def normalised(self):
+        """(10, 10) float: each row as fractions of its true class (a row with no images stays 0)."""
+        rows = self.matrix.sum(axis=1, keepdims=True)
+        return self.matrix / np.maximum(rows, 1)
 
-def confusion(labels, predicted):
+
+def confusion_matrix(labels, predicted):
     """Confusion matrix of true `labels` against `predicted` classes, both (N,) ints in 0..9."""
     matrix = sk_confusion_matrix(labels, predicted, labels=np.arange(NUM_CLASSES))
     totals = matrix.sum(axis=1)

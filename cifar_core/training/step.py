@@ -1,6 +1,6 @@
 """One run's TensorFlow side: the model, Adam, the compiled training step, evaluation.
 
-Kept apart from trainer.py (threads, state, checkpoints) so that module needs
+Kept apart from job.py (threads, state, checkpoints) so that module needs
 no TensorFlow at import time, and so benchmarks can time the bare step.
 """
 import os
@@ -11,13 +11,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cifar_core import augment, checkpoints
+from cifar_core import augment
+from cifar_core.insights.inference import predict_probabilities
 from cifar_core.model import build_model
 
-EVAL_BATCH = 250  # images per forward pass when evaluating: 500 cost ~140 MB more peak memory, no faster
 
+class TrainingStep:
+    """The network being trained, its optimizer and one compiled step of `config.batch_size` images."""
 
-class TrainingSession:
     def __init__(self, config, dataset):
         self.config = config
         self.dataset = dataset
@@ -25,8 +26,9 @@ class TrainingSession:
         self.precision = resolve_precision(config.precision)
         # bfloat16 training (measured 1.5x the float32 step on a CPU with AVX512-BF16); the test-set
         # answers come from a float32 twin, so they match what the pages compute from a checkpoint.
-        self.model = build_model(config, dtype="mixed_bfloat16" if self.precision == "bfloat16" else "float32")
-        self._float32_model = build_model(config) if self.precision == "bfloat16" else self.model
+        dtype = "mixed_bfloat16" if self.precision == "bfloat16" else "float32"
+        self.model = build_model(config.model, dtype=dtype)
+        self._float32_model = build_model(config.model) if self.precision == "bfloat16" else self.model
         self.optimizer = keras.optimizers.Adam(config.learning_rate)
         self.optimizer.build(self.model.trainable_variables)
         self._loss = keras.losses.SparseCategoricalCrossentropy()
@@ -38,13 +40,14 @@ class TrainingSession:
         """The global step: Adam's iteration count, so it is saved and restored with the optimizer."""
         return int(self.optimizer.iterations.numpy())
 
-    def restore(self, path):
-        meta = checkpoints.restore(path, self.model, self.optimizer)
+    def restore(self, checkpoint):
+        """Continue from a Checkpoint: its weights, Adam's state and so its step."""
+        checkpoint.restore(self.model, self.optimizer)
         self._rng = np.random.default_rng([self.config.seed, self.step])  # do not replay the same batches
-        return meta
 
-    def train_step(self, start_step, target_step):
-        """One batch of `batch_size` random training images. Returns (batch accuracy, loss)."""
+    def train_batch(self, start_step):
+        """One batch of `batch_size` random training images, on the schedule of a run that started at
+        `start_step`. Returns (batch accuracy, loss)."""
         c = self.config
         self.optimizer.learning_rate.assign(c.learning_rate_at(self.step - start_step))
         index = self._rng.integers(0, len(self.dataset.train_labels), c.batch_size)
@@ -71,7 +74,8 @@ class TrainingSession:
         """Accuracy (0..1) on the first `count` test images (all when None), centre-cropped."""
         images = self.dataset.test_images[:count]
         labels = self.dataset.test_labels[:count]
-        return float(np.mean(predict_classes(self._evaluation_model(), images) == labels))
+        predicted = predict_probabilities(self._evaluation_model(), images).argmax(axis=1)
+        return float(np.mean(predicted == labels))
 
     def _evaluation_model(self):
         if self._float32_model is not self.model:
@@ -99,15 +103,3 @@ def cpu_computes_bfloat16():
         return False
     return re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo) is not None
 
-
-def predict_probabilities(model, images, batch_size=EVAL_BATCH):
-    """(N, 32, 32, 3) uint8 -> (N, 10) float32 class probabilities, in batches."""
-    out = np.empty((len(images), 10), np.float32)
-    for start in range(0, len(images), batch_size):
-        x = augment.centre_crop(images[start:start + batch_size])
-        out[start:start + batch_size] = model(x, training=False).numpy()
-    return out
-
-
-def predict_classes(model, images):
-    return np.argmax(predict_probabilities(model, images), axis=1)

@@ -2,13 +2,13 @@
 
 The run lives in the server's one training job, so every browser sees the same run; this page
 only sends it commands and draws its progress snapshots."""
-import plotly.graph_objects as go
 import streamlit as st
 
-import common
-import drawing
 from cifar_core import checkpoints
 from cifar_core.config import PRESETS, preset
+from cifar_core.training.job import NetworkMismatch
+from dashboard.figures.curves import accuracy_figure, loss_figure
+from dashboard.ui import loaders, navigation, state, words
 
 PRESET_NOTES = {
     "notebook": "Exactly the notebook: Adam at a constant learning rate of 0.0001, batch 64, its strong colour "
@@ -18,7 +18,6 @@ PRESET_NOTES = {
     "quick": "The default recipe in a short run: from nothing to a useful network within minutes, for a lesson.",
 }
 SETTINGS = ("steps", "batch_size", "learning_rate", "eval_every", "checkpoint_every")
-BLUE, ORANGE = "#1f5fbf", "#e07b00"
 # The status redraws every second (less often with many browsers watching: redraw_seconds); the charts every
 # CHART_SECONDS times that: each chart redraw costs every watching browser ~0.12 s of CPU, a status one ~0.06
 # (benchmarks/dashboard_budgets.py measures the effect on training).
@@ -27,7 +26,7 @@ CHART_SECONDS = 3.0
 
 def _apply_preset():
     for name in SETTINGS:
-        common.set_choice(f"train_{name}", getattr(PRESETS[st.session_state.train_preset], name))
+        state.set_choice(f"train_{name}", getattr(PRESETS[st.session_state.train_preset], name))
 
 
 def _confirm_fresh(asking):
@@ -38,16 +37,18 @@ def _start(fresh=False):
     _confirm_fresh(False)
     try:
         config = preset(st.session_state.train_preset, **{n: st.session_state[f"train_{n}"] for n in SETTINGS})
-        started, message = common.training_job().start(config, fresh=fresh)
+        started, message = loaders.training_job().start(config, fresh=fresh)
+    except NetworkMismatch as e:
+        started, message = False, f"{e} Start fresh to train it."
     except ValueError as e:
         started, message = False, str(e)
     st.session_state.train_notice = ("success" if started else "warning", message)
 
 
 def train_controls():
-    common.keep_choice("train_preset", "default")
+    state.keep_choice("train_preset", "default")
     for name in SETTINGS:
-        common.keep_choice(f"train_{name}", getattr(PRESETS[st.session_state.train_preset], name))
+        state.keep_choice(f"train_{name}", getattr(PRESETS[st.session_state.train_preset], name))
     name = st.radio("Preset", list(PRESETS), key="train_preset", on_change=_apply_preset, horizontal=True,
                     help="Fills in the settings below; change any of them before pressing Start.")
     st.caption(PRESET_NOTES.get(name, ""))
@@ -99,9 +100,9 @@ def chart_history(status):
     if status.history_steps or status.test_steps:
         history = dict(steps=status.history_steps, batch_accuracy=status.batch_accuracy, loss=status.loss,
                        test_steps=status.test_steps, test_accuracy=status.test_accuracy)
-    elif (latest := checkpoints.latest_checkpoint(common.checkpoint_dir())) is not None:
+    elif (latest := checkpoints.latest_checkpoint(loaders.checkpoint_dir())) is not None:
         try:
-            history = checkpoints.read_history(latest.path)
+            history = latest.history()
         except checkpoints.CheckpointError:
             pass  # the checkpoint list below still shows it; the analysis pages report the damage
     st.session_state.train_held = history
@@ -112,20 +113,9 @@ def draw_charts(history):
     if not history.get("steps") and not history.get("test_steps"):
         st.info("Nothing trained yet: press Start and the curves appear here.")
         return
-    # At most 400 points a curve (a default run logs 3,600): every watching browser draws them anew.
-    steps, batch_accuracy = drawing.thin(history["steps"], history["batch_accuracy"], 400)
-    _, loss = drawing.thin(history["steps"], history["loss"], 400)
-    accuracy = go.Figure([
-        go.Scatter(x=steps, y=batch_accuracy, name="training batches", mode="lines", line_color=BLUE),
-        go.Scatter(x=history["test_steps"], y=history["test_accuracy"], name="test images",
-                   mode="lines+markers", line_color=ORANGE)])
-    accuracy.update_layout(title="Accuracy", yaxis_tickformat=".0%", yaxis_range=[0, 1])
-    loss = go.Figure(go.Scatter(x=steps, y=loss, name="loss", mode="lines", line_color=BLUE))
-    loss.update_layout(title="Loss on training batches (lower is better)")
-    for column, figure, key in zip(st.columns(2), (accuracy, loss), ("train_accuracy_chart", "train_loss_chart")):
-        figure.update_layout(uirevision="train", height=340, xaxis_title="step", margin=dict(t=50, b=40),
-                             legend=dict(orientation="h", y=-0.25))  # keeps the zoom while the figure is unchanged
-        column.plotly_chart(figure, key=key)
+    accuracy, loss = st.columns(2)
+    accuracy.plotly_chart(accuracy_figure(history), key="train_accuracy_chart")
+    loss.plotly_chart(loss_figure(history), key="train_loss_chart")
 
 
 def draw_status(status, latest):
@@ -143,22 +133,22 @@ def draw_status(status, latest):
         st.progress(min(max(done, 0.0), 1.0), text=f"step {status.step:,} of {status.target_step:,}")
     c = st.columns(3)
     c[0].metric("Images per second", f"{status.images_per_second:,.0f}" if status.active else "–")
-    c[1].metric("Time left", common.format_duration(status.eta_seconds) if status.active else "–")
+    c[1].metric("Time left", words.format_duration(status.eta_seconds) if status.active else "–")
     accuracy = latest.test_accuracy if latest else None
     c[2].metric(f"Test accuracy at step {latest.step:,}" if latest else "Test accuracy",
                 f"{accuracy:.1%}" if accuracy is not None else "–",
                 help="At the latest checkpoint, on all 10,000 test images; chance is 10%.")
 
 
-def draw_checkpoints(infos):
+def draw_checkpoints(saved):
     st.subheader("Checkpoints")
-    if not infos:
+    if not saved:
         st.caption("None yet: one is saved every *Checkpoint every* steps and when a run stops.")
         return
-    st.dataframe([{"step": i.step, "test accuracy": None if i.test_accuracy is None else f"{i.test_accuracy:.1%}",
-                   "preset": i.preset, "saved": common.format_time(i.saved_at)} for i in reversed(infos)],
+    st.dataframe([{"step": c.step, "test accuracy": None if c.test_accuracy is None else f"{c.test_accuracy:.1%}",
+                   "preset": c.preset, "saved": words.format_time(c.saved_at)} for c in reversed(saved)],
                  hide_index=True, key="train_checkpoints")
-    st.caption(f"Saved in `{common.checkpoint_dir().resolve()}`; the newest few are kept.")
+    st.caption(f"Saved in `{loaders.checkpoint_dir().resolve()}`; the newest few are kept.")
 
 
 def redraw_seconds(watchers):
@@ -172,12 +162,12 @@ def draw_live_status(job, shown_state, shown_checkpoints, every):
     """The status, redrawn every `every` seconds while a run goes (None: not running). The rest of the page is
     redrawn only when something it shows changes."""
     status = job.status()
-    infos = checkpoints.list_checkpoints(common.checkpoint_dir())  # oldest first
-    watchers = common.train_page_watchers(every) if every else 1
-    if (status.state != shown_state or [i.path for i in infos] != shown_checkpoints
+    saved = checkpoints.list_checkpoints(loaders.checkpoint_dir())  # oldest first
+    watchers = state.train_page_watchers(every) if every else 1
+    if (status.state != shown_state or [c.path for c in saved] != shown_checkpoints
             or (every and redraw_seconds(watchers) != every)):
         st.rerun()  # the run changed state, saved a checkpoint, or the audience changed: redraw the page
-    draw_status(status, infos[-1] if infos else None)
+    draw_status(status, saved[-1] if saved else None)
     if every and every > 1:
         st.caption(f"{watchers} browsers are watching this run: each one redraws every {every:g} seconds (the "
                    f"charts every {CHART_SECONDS * every:g}), so that the training keeps most of the computer.")
@@ -189,18 +179,18 @@ def draw_live_charts(job):
     draw_charts(chart_history(job.status()))
 
 
-common.page_header(
+navigation.page_header(
     "Train",
     "Each step shows the network a batch of randomly distorted training images and nudges its weights to make "
     "fewer mistakes. Watch the accuracy climb: on the training batches, and on test images it never trains on.")
-common.require_dataset()
+loaders.require_dataset()
 with st.spinner("Starting TensorFlow…"):
-    job = common.training_job()
+    job = loaders.training_job()
 train_controls()
 status = job.status()
 control_buttons(job, status)
-infos = checkpoints.list_checkpoints(common.checkpoint_dir())
-every = redraw_seconds(common.train_page_watchers(1.0)) if status.active else None
-st.fragment(draw_live_status, run_every=every)(job, status.state, [i.path for i in infos], every)
+saved = checkpoints.list_checkpoints(loaders.checkpoint_dir())
+every = redraw_seconds(state.train_page_watchers(1.0)) if status.active else None
+st.fragment(draw_live_status, run_every=every)(job, status.state, [c.path for c in saved], every)
 st.fragment(draw_live_charts, run_every=every and CHART_SECONDS * every)(job)
-draw_checkpoints(infos)
+draw_checkpoints(saved)

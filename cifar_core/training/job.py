@@ -23,14 +23,18 @@ import numpy as np
 
 from cifar_core import checkpoints, data
 from cifar_core.config import TrainConfig
+from cifar_core.training.hooks import CHECKPOINT_HOOKS
 
-STATES = ("idle", "running", "paused", "stopping", "finished", "stopped", "failed")
 LOG_EVERY = 10  # steps averaged into one point of the batch accuracy / loss history
+
+
+class NetworkMismatch(ValueError):
+    """The latest checkpoint's network is not the one a run's settings ask for."""
 
 
 @dataclass(frozen=True)
 class TrainingStatus:
-    state: str = "idle"
+    state: str = "idle"                 # idle, running, paused, stopping, finished, stopped or failed
     message: str = ""                   # what happened, or the error of a failed run
     step: int = 0                       # global step (batches trained since step 0)
     start_step: int = 0                 # the step this run resumed from
@@ -63,9 +67,10 @@ class _Progress:
 
 
 class TrainingJob:
-    def __init__(self, checkpoint_dir=checkpoints.DEFAULT_DIR, data_dir=None):
+    def __init__(self, checkpoint_dir=checkpoints.DEFAULT_DIR, data_dir=None, hooks=CHECKPOINT_HOOKS):
         self.checkpoint_dir = Path(checkpoint_dir)
         self.data_dir = data_dir
+        self.hooks = hooks  # each checkpoint's artifacts (training/hooks.py)
         self._lock = threading.Lock()
         self._thread = None
         self._stop = threading.Event()
@@ -75,16 +80,15 @@ class TrainingJob:
     # --- controls (any thread) ---------------------------------------------------
 
     def start(self, config, fresh=False):
-        """Start a run of config.steps iterations. Returns (started, message)."""
+        """Start a run of config.steps iterations. Returns (started, message): (False, ...) when a run is
+        going already. NetworkMismatch when the latest checkpoint's network is another (unless fresh)."""
         config.validate()
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return False, "Training is already running; pause or stop it first."
             latest = checkpoints.latest_checkpoint(self.checkpoint_dir)
             if latest is not None and not fresh:
-                mismatch = _architecture_mismatch(checkpoints.config_of(latest.path), config)
-                if mismatch:
-                    return False, mismatch
+                _check_same_network(latest.config, config)
             self._stop.clear()
             self._unpaused.set()
             self._progress = _Progress(TrainingStatus(state="running", message="Loading data…", config=config))
@@ -151,24 +155,24 @@ class TrainingJob:
             self._publish(state="failed", message=f"Training failed: {e}")
 
     def _train(self, config, fresh):
-        from cifar_core.session import TrainingSession  # TensorFlow: only in the thread, never at import
+        from cifar_core.training.step import TrainingStep  # TensorFlow: only in the thread, never at import
 
         dataset = data.load_dataset(self.data_dir)
         if fresh:
             checkpoints.set_aside(self.checkpoint_dir)
-        session = TrainingSession(config, dataset)
+        training = TrainingStep(config, dataset)
         latest = checkpoints.latest_checkpoint(self.checkpoint_dir)
         history = empty_history()
         if latest is not None:
-            session.restore(latest.path)
-            saved = checkpoints.read_history(latest.path)
+            training.restore(latest)
+            saved = latest.history()
             history = {key: list(saved.get(key, [])) for key in empty_history()}
-        start = session.step
+        start = training.step
         target = start + config.steps
         with self._lock:
             self._progress.history = history
             resumed = f"Resumed from step {start}." if start else "Started from step 0."
-            if session.precision == "bfloat16":
+            if training.precision == "bfloat16":
                 resumed += " Computing in bfloat16, which this CPU does natively (the weights stay float32)."
             self._set(step=start, start_step=start, target_step=target, message=resumed,
                       latest_checkpoint=latest.name if latest else None)
@@ -177,14 +181,14 @@ class TrainingJob:
         window_acc, window_loss = [], []
         clock = time.perf_counter()
         speed = 0.0
-        while session.step < target and not self._stop.is_set():
+        while training.step < target and not self._stop.is_set():
             self._unpaused.wait()
             if self._stop.is_set():
                 break
-            accuracy, loss = session.train_step(start, target)
+            accuracy, loss = training.train_batch(start)
             window_acc.append(accuracy)
             window_loss.append(loss)
-            step = session.step
+            step = training.step
             now = time.perf_counter()
             speed = _smooth(speed, config.batch_size / max(now - clock, 1e-6))
             clock = now
@@ -197,18 +201,18 @@ class TrainingJob:
                     self._set(step=step, images_per_second=speed, eta_seconds=eta)
                 window_acc, window_loss = [], []
             if step % config.checkpoint_every == 0:
-                self._checkpoint(session, history, config)
+                self._checkpoint(training, history, config)
                 saved_step = step
             elif step % config.eval_every == 0:
-                self._record_test(history, step, session.evaluate(config.eval_images))
+                self._record_test(history, step, training.evaluate(config.eval_images))
             clock = time.perf_counter()  # evaluation and saving are not training time
 
         stopped = self._stop.is_set()
-        if session.step != saved_step:
-            self._checkpoint(session, history, config)
+        if training.step != saved_step:
+            self._checkpoint(training, history, config)
         final = "stopped" if stopped else "finished"
-        self._publish(state=final, step=session.step, eta_seconds=None,
-                      message=f"{final.capitalize()} at step {session.step}; checkpoint saved.")
+        self._publish(state=final, step=training.step, eta_seconds=None,
+                      message=f"{final.capitalize()} at step {training.step}; checkpoint saved.")
 
     def _record_test(self, history, step, accuracy):
         with self._lock:
@@ -216,24 +220,27 @@ class TrainingJob:
             history["test_accuracy"].append(accuracy)
             self._set(step=step)
 
-    def _checkpoint(self, session, history, config):
-        probabilities = session.test_probabilities()  # (10000, 10): the full test set
-        accuracy = float(np.mean(probabilities.argmax(axis=1) == session.dataset.test_labels))
-        self._record_test(history, session.step, accuracy)
+    def _checkpoint(self, training, history, config):
+        probabilities = training.test_probabilities()  # (10000, 10): the full test set
+        accuracy = float(np.mean(probabilities.argmax(axis=1) == training.dataset.test_labels))
+        self._record_test(history, training.step, accuracy)
         with self._lock:
             snapshot = {key: list(values) for key, values in history.items()}
-        info = checkpoints.save_checkpoint(self.checkpoint_dir, session.model, session.optimizer, session.step,
-                                           config, snapshot, accuracy, keep=config.keep_checkpoints,
-                                           test_probabilities=probabilities)
-        self._publish(latest_checkpoint=info.name)
+        artifacts = {}
+        for hook in self.hooks:
+            artifacts.update(hook(training, probabilities))
+        saved = checkpoints.save_checkpoint(self.checkpoint_dir, training.model, training.optimizer, training.step,
+                                            config, snapshot, accuracy, artifacts)
+        self._publish(latest_checkpoint=saved.name)
 
 
-def _architecture_mismatch(saved, wanted):
-    if saved.batch_norm_conv2 != wanted.batch_norm_conv2:
-        return (f"The latest checkpoint was trained with the '{saved.preset}' preset, whose network "
-                f"{'has' if saved.batch_norm_conv2 else 'has no'} batch-norm after conv2; the "
-                f"'{wanted.preset}' preset's network differs. Start fresh to train it (old checkpoints are kept).")
-    return None
+def _check_same_network(saved, wanted):
+    """NetworkMismatch when a run with TrainConfig `wanted` cannot continue a checkpoint trained with `saved`."""
+    if saved.model != wanted.model:
+        raise NetworkMismatch(
+            f"The latest checkpoint's network ('{saved.preset}' preset: {saved.model.describe()}) is not the "
+            f"'{wanted.preset}' preset's ({wanted.model.describe()}), so this run cannot continue it; a new run "
+            "from step 0 can (the old checkpoints are set aside, not deleted).")
 
 
 def _smooth(previous, current, weight=0.9):

@@ -5,24 +5,24 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-import common
+from dashboard.ui import loaders, navigation, state
 
 PER_PAGE = 48  # images per page: 6 rows of 8 on a laptop screen
 SIZE = 96      # pixels on screen for a 32x32 image (3x)
 
 
 def _first_page():
-    common.set_choice("dataset_page", 1)
+    state.set_choice("dataset_page", 1)
 
 
 def _turn(by):
-    common.set_choice("dataset_page", st.session_state.dataset_page + by)
+    state.set_choice("dataset_page", st.session_state.dataset_page + by)
 
 
 def browse_controls(class_names):
     """-> (split 'train' | 'test', class name or 'all classes', smooth)"""
     for key, default in (("dataset_split", "train"), ("dataset_class", "all classes"), ("dataset_smooth", False)):
-        common.keep_choice(key, default)
+        state.keep_choice(key, default)
     left, middle, right = st.columns([1, 2, 1], vertical_alignment="bottom")
     split = left.radio("Images", ["train", "test"], key="dataset_split", horizontal=True, on_change=_first_page,
                        format_func=lambda s: {"train": "training set", "test": "test set"}[s])
@@ -36,8 +36,8 @@ def browse_controls(class_names):
 def page_controls(count):
     """Previous / page number / next; -> the 1-based page number, kept within the pages there are."""
     pages = max(1, math.ceil(count / PER_PAGE))
-    common.keep_choice("dataset_page", 1)
-    common.set_choice("dataset_page", min(max(int(st.session_state.dataset_page), 1), pages))
+    state.keep_choice("dataset_page", 1)
+    state.set_choice("dataset_page", min(max(int(st.session_state.dataset_page), 1), pages))
     page = st.session_state.dataset_page
     back, number, forward, _ = st.columns([1, 2, 1, 4], vertical_alignment="bottom")
     back.button("◀ Previous", key="dataset_previous", on_click=_turn, args=(-1,), disabled=page <= 1)
@@ -62,11 +62,11 @@ def draw_grid(images, labels, indices, class_names, smooth):
     st.image(pictures, caption=[class_names[labels[i]] for i in indices], width=SIZE, output_format="PNG")
 
 
-common.page_header(
+navigation.page_header(
     "Dataset",
     "CIFAR-10: 60,000 colour photos of 32×32 pixels in 10 classes, 50,000 to train on and 10,000 to test with. "
     "That is tiny: switch **Smooth** off to see the real pixels. Could you tell a cat from a dog at this size?")
-dataset = common.require_dataset()
+dataset = loaders.require_dataset()
 split, name, smooth = browse_controls(dataset.class_names)
 images, labels, indices = select(dataset, split, name)
 page = page_controls(len(indices))

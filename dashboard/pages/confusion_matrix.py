@@ -1,9 +1,11 @@
 """Confusion matrix: which classes the network mixes up; click a cell to see those very images."""
 import streamlit as st
 
-import common
-import drawing
-from cifar_core import confusion
+from cifar_core.insights import confusion, feature_maps
+from dashboard.figures.confusion import confusion_figure, per_class_figure
+from dashboard.figures.feature_maps import draw_network_view
+from dashboard.figures.images import pixels_html
+from dashboard.ui import loaders, navigation
 
 GALLERY_SIZE = 24  # images shown per cell, most confident first
 PER_ROW = 8
@@ -51,7 +53,7 @@ def matrix_controls(names):
     return normalise, hide
 
 
-def draw_gallery(dataset, probabilities, cell, info):
+def draw_gallery(dataset, probabilities, cell, checkpoint):
     true, pred = cell
     names = dataset.class_names
     indices = confusion.cell_indices(dataset.test_labels, probabilities, true, pred)
@@ -65,49 +67,50 @@ def draw_gallery(dataset, probabilities, cell, info):
                 "The caption is the probability it gave its answer.")
     for start in range(0, len(shown), PER_ROW):
         for column, index in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
-            column.html(drawing.pixels_html(dataset.test_images[index], f"{probabilities[index, pred]:.0%} · #{index}"))
+            column.html(pixels_html(dataset.test_images[index], f"{probabilities[index, pred]:.0%} · #{index}"))
             column.button("Look inside", key=f"cm_pick_{index}", width="stretch", on_click=choose, args=(int(index),),
                           type="primary" if index == st.session_state.get("cm_chosen") else "secondary")
     chosen = st.session_state.get("cm_chosen")
     if chosen in shown:
         st.subheader(f"Inside test image {chosen}")
         with st.spinner("Loading the trained network…"):
-            inference = common.inference_model(info)  # only now: the matrix itself needs no TensorFlow
-        drawing.show_network_view(inference, dataset.test_images[chosen], names, true, key="cm_view")
+            inference = loaders.inference_model(checkpoint)  # only now: the matrix itself needs no TensorFlow
+        view = feature_maps.network_view(inference, dataset.test_images[chosen])
+        draw_network_view(view, names, true, key="cm_view")
 
 
 @st.fragment
-def matrix_and_gallery(dataset, probabilities, matrix, info):
+def matrix_and_gallery(dataset, probabilities, result, checkpoint):
     """Chart, keyboard route and gallery rerun together on a click, without the rest of the page."""
     names = dataset.class_names
     apply_click()
     normalise, hide = matrix_controls(names)
     cell = st.session_state.get("cm_cell")
-    st.plotly_chart(drawing.confusion_figure(matrix, names, normalise, hide, cell), on_select="rerun",
+    st.plotly_chart(confusion_figure(result, names, normalise, hide, cell), on_select="rerun",
                     selection_mode="points", key="cm_chart")
     if cell is None:
         st.caption("Click a cell (or choose its two classes above) to see its test images.")
     else:
-        draw_gallery(dataset, probabilities, cell, info)
+        draw_gallery(dataset, probabilities, cell, checkpoint)
 
 
 def draw_accuracy(result, names, count):
     left, right = st.columns([1, 3])
     left.metric("Test accuracy", f"{result.accuracy:.1%}", help=f"Over all {count:,} test images.")
     left.caption("Guessing at random would score 10%.")
-    right.plotly_chart(drawing.per_class_figure(result.per_class_accuracy, names), key="cm_per_class")
+    right.plotly_chart(per_class_figure(result.per_class_accuracy, names), key="cm_per_class")
 
 
-common.page_header(
+navigation.page_header(
     "Confusion matrix",
     "Each row is a true class, each column what the network answered: the diagonal is right, "
     "everything else is a mistake. **Click any cell** to see those test images, then look inside "
     "one to see why the network got it wrong.")
-dataset = common.require_dataset()
-info = common.require_checkpoint("cm_checkpoint")
-probabilities = common.test_probabilities(info)  # (N, 10); a damaged checkpoint stops the page with its reason
-result = confusion.confusion(dataset.test_labels, probabilities.argmax(axis=1))
+dataset = loaders.require_dataset()
+checkpoint = loaders.require_checkpoint("cm_checkpoint")
+probabilities = loaders.test_probabilities(checkpoint, dataset)  # (N, 10); a damaged checkpoint stops the page
+result = confusion.confusion_matrix(dataset.test_labels, probabilities.argmax(axis=1))
 summary = st.container()  # above the matrix on the page, but sent after it: the browser draws the matrix first
-matrix_and_gallery(dataset, probabilities, result.matrix, info)
+matrix_and_gallery(dataset, probabilities, result, checkpoint)
 with summary:
     draw_accuracy(result, dataset.class_names, len(dataset.test_labels))

@@ -1,4 +1,4 @@
-"""A real Streamlit server and a real headless Chromium, for browser tests and benchmarks.
+"""A real Streamlit server of this dashboard and a real headless Chromium, for browser tests and benchmarks.
 
     with StreamlitServer(env={"CIFAR10_DATA_DIR": ...}, ports=range(8621, 8640)) as server:
         with sync_playwright() as p:

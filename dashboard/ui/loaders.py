@@ -1,0 +1,100 @@
+"""What pages load: the dataset, checkpoints and their networks, the training job, each cached once
+per server; and the empty states (`require_*`: say what is missing and how to get it, then stop the page).
+
+Folders come from the environment so tests (and labs) can point the dashboard elsewhere:
+CIFAR10_DATA_DIR (the dataset) and CIFAR10_CHECKPOINT_DIR (default checkpoints/).
+"""
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from cifar_core import checkpoints, data  # no TensorFlow: keeps the first paint fast
+from cifar_core.insights import inference  # TensorFlow only once a network is loaded
+from dashboard.ui import navigation
+from dashboard.ui.keras_quirks import keep_keras_state
+from dashboard.ui.words import describe_checkpoint
+
+OFFLINE_HINT = ("No internet? Copy `cifar-10-python.tar.gz` here and run "
+                "`python -m cifar_core download --from cifar-10-python.tar.gz`.")
+
+
+def checkpoint_dir():
+    return Path(os.environ.get("CIFAR10_CHECKPOINT_DIR", checkpoints.DEFAULT_DIR))
+
+
+def dataset_or_none():
+    """The dataset (one read-only copy per server process), or None when it is not there yet.
+
+    data.load_dataset keeps that copy itself and reloads it when the folder is replaced (a download
+    or `download --from` while the server runs); the spinner shows only when loading takes a while."""
+    folder = data.find_dataset()
+    if folder is None:
+        return None
+    with st.spinner("Loading CIFAR-10…"):
+        return data.load_dataset(folder)
+
+
+def require_dataset():
+    """The dataset, or a one-sentence explanation with the fix, and the page stops."""
+    try:
+        dataset = dataset_or_none()
+    except data.DataError as e:  # a folder is there but broken: say what is wrong, no traceback
+        st.error(f"The CIFAR-10 dataset cannot be loaded: {e}")
+        st.stop()
+    if dataset is None:
+        st.info("The CIFAR-10 dataset is not on this computer yet: get it on the Home page.")
+        navigation.link(navigation.HOME, "Go to Home to download it")
+        st.stop()
+    return dataset
+
+
+def require_checkpoint(key):
+    """A checkpoint picker (newest first), or guidance to train first, and the page stops."""
+    found = list(reversed(checkpoints.list_checkpoints(checkpoint_dir())))
+    if not found:
+        st.info("There is no trained model yet: train one for a few minutes on the Train page.")
+        navigation.link(navigation.TRAIN, "Go to Train")
+        st.stop()
+    return st.selectbox("Checkpoint", found, key=key, format_func=describe_checkpoint,
+                        help="Older checkpoints show the network earlier in training.")
+
+
+@st.cache_resource(show_spinner="Loading the trained network…", max_entries=4)
+def _inference_model(path, saved_at):  # keyed by path and save time, never by an array
+    loaded = inference.load_inference_model(checkpoints.Checkpoint.open(path))  # imports Keras
+    keep_keras_state()
+    return loaded
+
+
+def inference_model(checkpoint):
+    """The checkpoint's own network (never the one being trained); a damaged checkpoint stops the page."""
+    try:
+        return _inference_model(str(checkpoint.path), checkpoint.saved_at)
+    except checkpoints.CheckpointError as e:
+        st.error(str(e))
+        st.stop()
+
+
+@st.cache_data(show_spinner="Getting the network's answers for the test images…", max_entries=8)
+def _test_probabilities(path, saved_at, dataset_folder):
+    return inference.test_set_probabilities(checkpoints.Checkpoint.open(path), dataset_or_none(),
+                                            load_model=lambda _: _inference_model(path, saved_at))
+
+
+def test_probabilities(checkpoint, dataset):
+    """(N, 10) float32 class probabilities of the dataset's test set for one checkpoint; a damaged checkpoint
+    stops the page."""
+    try:
+        return _test_probabilities(str(checkpoint.path), checkpoint.saved_at, str(dataset.folder))
+    except checkpoints.CheckpointError as e:
+        st.error(str(e))
+        st.stop()
+
+
+def training_job():
+    """The server's one training job, shared by every browser."""
+    from cifar_core.training import job
+    training = job.get_job(checkpoint_dir())  # imports Keras
+    keep_keras_state()
+    return training
