@@ -46,9 +46,16 @@ class CheckpointError(Exception):
 
 @dataclass(frozen=True, eq=False)
 class Checkpoint:
-    """One saved checkpoint; its meta.json is read once, when it is opened."""
+    """One saved checkpoint; its meta.json is read once, when it is opened. Two Checkpoint objects are
+    equal when they are the same save (folder and time), as a page's picker needs across reruns."""
     path: Path
     meta: dict
+
+    def __eq__(self, other):
+        return isinstance(other, Checkpoint) and (self.path, self.saved_at) == (other.path, other.saved_at)
+
+    def __hash__(self):
+        return hash((self.path, self.saved_at))
 
     @classmethod
     def open(cls, path):

@@ -452,14 +452,19 @@ _CACHE = {}  # resolved folder -> (folder stamp, Dataset); one copy per folder p
 _CACHE_LOCK = threading.Lock()  # held during a load, so concurrent callers share ONE load
 
 
+def folder_stamp(folder) -> tuple:
+    """(inode, modification time) of a batches folder: changes when install_archive replaces it."""
+    st = Path(folder).stat()
+    return st.st_ino, st.st_mtime_ns
+
+
 def load_dataset(data_dir=None) -> Dataset:
     """The dataset as read-only uint8 arrays (see Dataset), cached per folder per process."""
     folder = find_dataset(data_dir)
     if folder is None:
         looked = ", ".join(str(Path(p).expanduser().absolute()) for p in _candidates(data_dir))
         raise DatasetNotFound(f"CIFAR-10 not found (looked in: {looked}); {GET_DATA_HINT}")
-    st = folder.stat()
-    stamp = (st.st_ino, st.st_mtime_ns)  # changes when install_archive replaces the folder
+    stamp = folder_stamp(folder)
     with _CACHE_LOCK:
         cached = _CACHE.get(folder)
         if cached is None or cached[0] != stamp:

@@ -23,16 +23,17 @@ def checkpoint_dir():
     return Path(os.environ.get("CIFAR10_CHECKPOINT_DIR", checkpoints.DEFAULT_DIR))
 
 
+@st.cache_resource(show_spinner="Loading CIFAR-10…", max_entries=1)
+def _load_dataset(folder, stamp):  # stamp: the folder's identity, so a replaced dataset is read anew
+    return data.load_dataset(folder)
+
+
 def dataset_or_none():
     """The dataset (one read-only copy per server process), or None when it is not there yet.
 
-    data.load_dataset keeps that copy itself and reloads it when the folder is replaced (a download
-    or `download --from` while the server runs); the spinner shows only when loading takes a while."""
+    Reloaded when the folder is replaced (a download, or `download --from` while the server runs)."""
     folder = data.find_dataset()
-    if folder is None:
-        return None
-    with st.spinner("Loading CIFAR-10…"):
-        return data.load_dataset(folder)
+    return _load_dataset(str(folder), data.folder_stamp(folder)) if folder is not None else None
 
 
 def require_dataset():
