@@ -9,21 +9,34 @@ Layout of a checkpoint folder (default `checkpoints/`):
         history.json        the metrics history up to this step (the Train page's curves)
         <artifact>.npy      arrays the pages read instead of computing them, written by the training
                             job's hooks (training/hooks.py), e.g. test_probabilities.npy (10000, 10)
-    previous-<time>/        checkpoints set aside by "start fresh" (kept, not listed)
+    ckpt-00000900.damaged-<time>/   a damaged checkpoint that a save of its step moved aside (kept, reported)
+    previous-<time>/        a run set aside by "start a new run" (runs.py: kept, listed, restorable)
     .writer.lock            held (OS file lock) by the one process that writes here
 
 A checkpoint is written into a temporary folder and renamed into place, so a
-kill at any moment leaves the latest complete checkpoint loadable. Reading a
-checkpoint verifies the checksums; a damaged one raises CheckpointError naming
-the file and offering the previous valid checkpoint. Nothing is ever silently
-re-initialised or deleted because it failed to load.
+kill at any moment leaves the latest complete checkpoint loadable.
+
+Everything in a checkpoint folder is outside input (a copied folder, a hand edit, a full disk):
+- meta.json is checked against its schema whenever a checkpoint is opened or listed
+  (`_check_meta`); one that fails makes the checkpoint *damaged*. `scan_checkpoints` returns the
+  valid ones and the damaged ones with their reasons; `list_checkpoints` / `latest_checkpoint` return
+  the valid ones only. Nothing is skipped silently, and nothing damaged is ever deleted or overwritten:
+  pruning spares it, and a save of its step first moves it aside (`Checkpoint.moved_aside` says where).
+- Its files' checksums are checked on `verify()` / `restore()` / `artifact()` only: hashing every
+  checkpoint on every listing would be slow (the pages list once a second per browser). A listing only
+  makes sure that every file meta.json lists is a plain file of the checkpoint's own.
+Every failure is a CheckpointError naming the file and what to do, offering the previous valid checkpoint.
 
 Listing needs no TensorFlow (the Home page reads it before TF is imported).
 """
+import dataclasses
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -32,24 +45,50 @@ from pathlib import Path
 import filelock
 import numpy as np
 
-from cifar_core.config import TrainConfig
+from cifar_core.config import Distortions, ModelConfig, TrainConfig
 
 DEFAULT_DIR = Path("checkpoints")
 PREFIX = "ckpt-"
 TMP_PREFIX = ".tmp-"
+DAMAGED_MARK = ".damaged-"  # ckpt-00000900.damaged-<time>: moved aside by a save of step 900
 WEIGHTS, OPTIMIZER, META, HISTORY = "model.weights.h5", "optimizer.npz", "meta.json", "history.json"
+REQUIRED_FILES = (WEIGHTS, OPTIMIZER, HISTORY)  # "sha256" must cover these: nothing is loaded unverified
+MAX_META_BYTES = 1 << 20        # meta.json is a few KB; a huge one is not a checkpoint's
+MAX_HISTORY_BYTES = 256 << 20   # 10 million steps of history fit; a bigger file would only fill the memory
+_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # a plain name inside the folder: no "/", "\\" or ":"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CANONICAL = re.compile(re.escape(PREFIX) + r"([0-9]{8,})")
 
 
 class CheckpointError(Exception):
     """A checkpoint that cannot be used; the message names the file and what to do."""
 
 
+class _Damaged(Exception):
+    """Why a folder named like a checkpoint cannot be used (a DamagedCheckpoint or a CheckpointError)."""
+
+
+@dataclass(frozen=True)
+class DamagedCheckpoint:
+    """A folder named like a checkpoint that cannot be used, and why. Reported, never deleted."""
+    path: Path
+    reason: str
+
+    @property
+    def name(self):
+        return self.path.name
+
+
 @dataclass(frozen=True, eq=False)
 class Checkpoint:
-    """One saved checkpoint; its meta.json is read once, when it is opened. Two Checkpoint objects are
-    equal when they are the same save (folder and time), as a page's picker needs across reruns."""
+    """One saved checkpoint; its meta.json is read (and checked) once, when it is opened. Two Checkpoint
+    objects are equal when they are the same save (folder and time), as a page's picker needs across reruns.
+
+    moved_aside: on the Checkpoint that save_checkpoint returns, the damaged checkpoint of the same step
+    that the save moved aside instead of overwriting it (a DamagedCheckpoint at its new path); else None."""
     path: Path
     meta: dict
+    moved_aside: DamagedCheckpoint | None = None
 
     def __eq__(self, other):
         return isinstance(other, Checkpoint) and (self.path, self.saved_at) == (other.path, other.saved_at)
@@ -59,12 +98,12 @@ class Checkpoint:
 
     @classmethod
     def open(cls, path):
-        """The checkpoint in folder `path` (CheckpointError if its metadata is unreadable)."""
+        """The checkpoint in folder `path`; CheckpointError saying what is wrong when it is damaged."""
         path = Path(path)
         try:
-            return cls(path, _read_meta(path))
-        except ValueError as e:
-            raise CheckpointError(f"checkpoint {path / META} is unreadable ({e}); {_offer_previous(path)}") from None
+            return _examine(path)
+        except _Damaged as e:
+            raise CheckpointError(f"checkpoint {path} is damaged: {e}; {_offer_previous(path)}") from None
 
     @property
     def name(self):
@@ -72,7 +111,7 @@ class Checkpoint:
 
     @property
     def step(self):
-        return int(self.meta["step"])
+        return self.meta["step"]
 
     @property
     def saved_at(self):
@@ -92,19 +131,31 @@ class Checkpoint:
     def config(self):
         return TrainConfig.from_dict(self.meta["config"])
 
+    @property
+    def run(self):
+        """(schedule_start, target_step) of the run it belongs to. A checkpoint saved before runs kept them
+        counts as a finished run: its schedule ended at its step."""
+        run = self.meta.get("run") or {}
+        target = int(run.get("target_step", self.step))
+        return int(run.get("schedule_start", max(0, target - self.config.steps))), target
+
     def history(self):
         """The metrics history saved with it: {"steps": [...], "batch_accuracy": [...], ...}."""
+        file = self.path / HISTORY
         try:
-            return json.loads((self.path / HISTORY).read_text())
-        except (OSError, ValueError) as e:
-            raise CheckpointError(f"checkpoint file {self.path / HISTORY} is unreadable ({e}); "
+            history = json.loads(_read_plain(file, MAX_HISTORY_BYTES))
+            if not (isinstance(history, dict) and all(isinstance(v, list) for v in history.values())):
+                raise ValueError("not an object of metric lists")
+        except (OSError, ValueError, RecursionError) as e:
+            raise CheckpointError(f"checkpoint file {file} is unreadable ({_why(e)}); "
                                   f"{_offer_previous(self.path)}") from None
+        return history
 
     def artifact(self, name):
         """The array a hook saved under `name` (checksum verified), or None when this checkpoint has none
         (saved before that artifact existed). CheckpointError when the file is damaged."""
         file = f"{name}.npy"
-        digest = self.meta.get("sha256", {}).get(file)
+        digest = self.meta["sha256"].get(file)  # names are checked: "../x" is never among them
         if digest is None:
             return None
         try:
@@ -112,19 +163,16 @@ class Checkpoint:
                 raise ValueError("checksum mismatch")
             return np.load(self.path / file, allow_pickle=False)
         except (OSError, ValueError) as e:
-            raise CheckpointError(f"checkpoint file {self.path / file} is missing or damaged ({e}); "
+            raise CheckpointError(f"checkpoint file {self.path / file} is missing or damaged ({_why(e)}); "
                                   f"{_offer_previous(self.path)}") from None
 
     def verify(self):
         """CheckpointError naming the first of its files that is missing or damaged (checksum mismatch)."""
-        for name, digest in self.meta.get("sha256", {}).items():
-            try:
-                ok = _sha256(self.path / name) == digest
-            except OSError:
-                ok = False
-            if not ok:
-                raise CheckpointError(f"checkpoint file {self.path / name} is missing or damaged "
-                                      f"(checksum mismatch); {_offer_previous(self.path)}")
+        damaged = _first_damaged_file(self)
+        if damaged is not None:
+            name, why = damaged
+            raise CheckpointError(f"checkpoint file {self.path / name} is missing or damaged ({why}); "
+                                  f"{_offer_previous(self.path)}")
 
     def restore(self, model, optimizer=None):
         """Load the weights (and optimizer state) into `model` (and `optimizer`).
@@ -146,26 +194,25 @@ class Checkpoint:
                                   f"{_offer_previous(self.path)}") from None
 
 
-def _read_meta(path):
-    """meta.json of checkpoint folder `path` as a dict; ValueError when it is unreadable or incomplete."""
-    try:
-        meta = json.loads((path / META).read_text())
-        int(meta["step"]), float(meta["saved_at"]), meta["config"].get("preset")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ValueError(f"{type(e).__name__}: {e}") from None
-    return meta
+# --- listing ---------------------------------------------------------------------------
+
+def scan_checkpoints(folder=DEFAULT_DIR):
+    """(valid, damaged): the valid Checkpoints in `folder`, oldest first, and a DamagedCheckpoint, with its
+    reason, for every other entry named like a checkpoint (by name). Files are not hashed here (see verify).
+    CheckpointError when `folder` is a file or cannot be read; a folder not made yet holds none."""
+    folder = Path(folder)
+    valid, damaged = [], []
+    for path in _entries(folder):
+        try:
+            valid.append(_examine(path))
+        except _Damaged as e:
+            damaged.append(DamagedCheckpoint(path, str(e)))
+    return sorted(valid, key=lambda checkpoint: checkpoint.step), damaged
 
 
 def list_checkpoints(folder=DEFAULT_DIR):
-    """Complete checkpoints in `folder`, oldest first. Unreadable ones are skipped here
-    (Checkpoint.open reports them)."""
-    found = []
-    for path in sorted(Path(folder).glob(PREFIX + "*")):
-        try:
-            found.append(Checkpoint(path, _read_meta(path)))
-        except ValueError:
-            continue
-    return sorted(found, key=lambda checkpoint: checkpoint.step)
+    """The valid checkpoints in `folder`, oldest first (scan_checkpoints also reports the damaged ones)."""
+    return scan_checkpoints(folder)[0]
 
 
 def latest_checkpoint(folder=DEFAULT_DIR):
@@ -173,10 +220,220 @@ def latest_checkpoint(folder=DEFAULT_DIR):
     return found[-1] if found else None
 
 
-def save_checkpoint(folder, model, optimizer, step, config, history, test_accuracy, artifacts=None):
-    """Write ckpt-<step> atomically, then delete the oldest beyond config.keep_checkpoints.
+def _entries(folder):
+    try:
+        # Said, not skipped: a file in the folder's place made `evaluate` answer "train first".
+        if folder.exists() and not folder.is_dir():
+            raise CheckpointError(_a_file_message(folder))
+        return sorted(path for path in folder.iterdir() if path.name.startswith(PREFIX))
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise CheckpointError(f"checkpoint folder {folder} cannot be read ({_why(e)}); check its permissions "
+                              "or choose another checkpoint folder") from None
 
-    artifacts: {name: array} saved as <name>.npy (e.g. the test set's probabilities). Returns the Checkpoint."""
+
+def _a_file_message(folder):
+    return (f"checkpoint folder {folder} is a file, not a folder; move that file away or choose another "
+            "checkpoint folder")
+
+
+def _examine(path):
+    """The Checkpoint in folder `path`, or _Damaged saying what is wrong with it."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise _Damaged("it does not exist") from None
+    except OSError as e:
+        raise _Damaged(f"it cannot be read ({_why(e)})") from None
+    if stat.S_ISLNK(mode):  # pruning and saving must never reach through a link to elsewhere
+        raise _Damaged("it is a symbolic link, not a checkpoint folder")
+    if not stat.S_ISDIR(mode):
+        raise _Damaged("it is a file, not a checkpoint folder")
+    original, mark, _ = path.name.partition(DAMAGED_MARK)
+    if mark:
+        raise _Damaged(f"moved aside when its step was saved again, because {_why_moved(path, original)}")
+    step = _canonical_step(path.name)
+    if step is None:
+        raise _Damaged(f"its name is not {PREFIX} followed by an 8-digit step")
+    meta = _load_meta(path)
+    _check_meta(meta, step, path)
+    return Checkpoint(path, meta)
+
+
+def _why_moved(path, original):
+    # Its meta.json's problem if it has one; otherwise a save found one of its files failing its checksum.
+    step = _canonical_step(original)
+    if step is None:
+        return f"its name is not {PREFIX} followed by an 8-digit step"
+    try:
+        _check_meta(_load_meta(path), step, path)
+    except _Damaged as e:
+        return str(e)
+    return "a file failed its checksum"
+
+
+def _canonical_step(name):
+    match = _CANONICAL.fullmatch(name)
+    return int(match.group(1)) if match and name == f"{PREFIX}{int(match.group(1)):08d}" else None
+
+
+# --- meta.json's schema ----------------------------------------------------------------
+
+def _load_meta(path):
+    try:
+        return json.loads(_read_plain(path / META, MAX_META_BYTES))
+    except FileNotFoundError:
+        raise _Damaged(f"{META} is missing") from None
+    except OSError as e:
+        raise _Damaged(f"{META} cannot be read ({_why(e)})") from None
+    except (ValueError, RecursionError) as e:  # RecursionError: a deeply nested document
+        raise _Damaged(f"{META} is not valid JSON ({_why(e)})") from None
+
+
+def _check_meta(meta, step, path):
+    """_Damaged naming the first field of `meta` that a checkpoint of `step` in folder `path` cannot have."""
+    if not isinstance(meta, dict):
+        raise _Damaged(f"{META} holds {_show(meta)}, not an object")
+    if not _is_count(meta.get("step")):
+        raise _Damaged(_field(meta, "step", "not a step (a whole number, 0 or more)"))
+    if meta["step"] != step:
+        raise _Damaged(f'{META} has "step": {meta["step"]}, but the folder is {PREFIX}{step:08d}')
+    if not _is_number(meta.get("saved_at")):
+        raise _Damaged(_field(meta, "saved_at", "not a time (seconds since the epoch)"))
+    accuracy = meta.get("test_accuracy")
+    if accuracy is not None and not (_is_number(accuracy) and 0 <= accuracy <= 1):
+        raise _Damaged(_field(meta, "test_accuracy", "neither null nor an accuracy from 0 to 1"))
+    _check_config(meta.get("config"))
+    _check_run(meta.get("run"))
+    _check_checksums(meta, path)
+
+
+def _check_config(config):
+    # The pages and the job call TrainConfig.from_dict on it at any time: it must not fail there.
+    if not isinstance(config, dict):
+        raise _Damaged(f'{META} has "config": {_show(config)}, not an object of settings')
+    for key, kind in (("distortions", Distortions), ("model", ModelConfig)):
+        nested = config.get(key, {})
+        if not isinstance(nested, dict):
+            raise _Damaged(f'{META} has "config.{key}": {_show(nested)}, not an object of settings')
+        unknown = sorted(set(nested) - {f.name for f in dataclasses.fields(kind)})
+        if unknown:
+            raise _Damaged(f'{META} has an unknown setting "config.{key}.{unknown[0]}"')
+    try:
+        parsed = TrainConfig.from_dict(config)
+    except Exception as e:  # noqa: BLE001  from_dict trusts its input: whatever it raises, this is no config
+        raise _Damaged(f'{META} has a "config" that is not a TrainConfig ({_why(e)})') from None
+    _check_kind(dataclasses.asdict(parsed), dataclasses.asdict(TrainConfig()), "config")
+
+
+def _check_kind(value, default, where):
+    """_Damaged unless `value` has the kind of `default` (asdict of a config: dicts, tuples, plain values)."""
+    if isinstance(default, dict):
+        for key, inner in default.items():
+            _check_kind(value[key], inner, f"{where}.{key}")
+    elif isinstance(default, tuple):
+        if not (isinstance(value, tuple) and len(value) == len(default)):
+            raise _Damaged(f'{META} has "{where}": {_show(value)}, not {len(default)} numbers')
+        for i, (item, inner) in enumerate(zip(value, default)):
+            _check_kind(item, inner, f"{where}[{i}]")
+    elif not _same_kind(value, default):
+        raise _Damaged(f'{META} has "{where}": {_show(value)}, not {_KIND_NAMES[type(default)]}')
+
+
+_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
+
+
+def _same_kind(value, default):
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return _is_number(value)
+    return isinstance(value, type(default))
+
+
+def _check_run(run):
+    if run is None:  # saved before runs kept their schedule (Checkpoint.run has a default)
+        return
+    if not (isinstance(run, dict) and set(run) == {"schedule_start", "target_step"}
+            and all(_is_count(v) for v in run.values())):
+        raise _Damaged(f'{META} has "run": {_show(run)}, not {{"schedule_start": step, "target_step": step}}')
+
+
+def _check_checksums(meta, path):
+    # Mandatory and exact: every file loaded is verified first, and only the checkpoint's own plain files
+    # are ever hashed (a "sha256" entry naming /dev/zero made `evaluate` hash forever).
+    if "sha256" not in meta:
+        raise _Damaged(f'{META} has no "sha256": its files cannot be verified')
+    sums = meta["sha256"]
+    if not isinstance(sums, dict):
+        raise _Damaged(f'{META} has "sha256": {_show(sums)}, not an object of file checksums')
+    for name in REQUIRED_FILES:
+        if name not in sums:
+            raise _Damaged(f'{META}\'s "sha256" does not cover {name}')
+    for name, digest in sums.items():
+        if not _FILE_NAME.fullmatch(name) or ".." in name:
+            raise _Damaged(f'{META}\'s "sha256" names {_show(name)}, which is not a file of this checkpoint')
+        if not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+            raise _Damaged(f'{META}\'s "sha256" has {_show(digest)} for {name}, not a SHA-256 digest')
+        why = _not_a_plain_file(path / name)
+        if why:
+            raise _Damaged(f'{META}\'s "sha256" names {name}, which {why}')
+
+
+def _not_a_plain_file(file):
+    """Why `file` is not a plain file of its own (missing, a link, a folder, a device...), or None."""
+    try:
+        mode = os.lstat(file).st_mode
+    except FileNotFoundError:
+        return "is missing"
+    except OSError as e:
+        return f"cannot be read ({_why(e)})"
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link, not a file of its own"
+    return None if stat.S_ISREG(mode) else "is not a plain file"
+
+
+def _field(meta, key, expected):
+    if key not in meta:
+        return f'{META} has no "{key}"'
+    return f'{META} has "{key}": {_show(meta[key])}, {expected}'
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _show(value, limit=60):
+    """`value` as JSON, cut short: a reason quotes what it found, never a whole hostile document."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _why(error):
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+# --- saving --------------------------------------------------------------------------------
+
+def save_checkpoint(folder, model, optimizer, step, config, history, test_accuracy, artifacts=None, run=None):
+    """Write ckpt-<step> atomically, then prune: keep the newest config.keep_checkpoints valid checkpoints
+    and the best by test accuracy (damaged ones are never pruned).
+
+    artifacts: {name: array} saved as <name>.npy (e.g. the test set's probabilities).
+    run: {"schedule_start": step, "target_step": step}: where this run's learning-rate schedule began and
+    the step it trains to, so that a resumed run keeps both. Returns the Checkpoint. A damaged checkpoint of
+    the same step is moved aside first, never overwritten: the returned Checkpoint's `moved_aside` says
+    where it went and why."""
     folder = Path(folder)
     final = folder / f"{PREFIX}{step:08d}"
     tmp = folder / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{threading.get_ident()}"
@@ -191,60 +448,118 @@ def save_checkpoint(folder, model, optimizer, step, config, history, test_accura
             np.save(tmp / f"{name}.npy", np.asarray(array))
             files.append(f"{name}.npy")
         meta = {"step": int(step), "saved_at": time.time(), "test_accuracy": test_accuracy,
-                "config": json.loads(config.to_json()),
+                "config": json.loads(config.to_json()), "run": run,
                 "sha256": {name: _sha256(tmp / name) for name in files}}
         (tmp / META).write_text(json.dumps(meta))
         _fsync_tree(tmp)
-        if final.exists():  # the same step saved twice (stop right after a periodic save)
+        moved = _move_aside_if_damaged(final)
+        if os.path.lexists(final):  # an intact save of the same step (a stop right after a periodic save)
             shutil.rmtree(final)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for old in list_checkpoints(folder)[:-config.keep_checkpoints]:
-        shutil.rmtree(old.path, ignore_errors=True)
-    return Checkpoint(final, meta)
+    _prune(folder, config.keep_checkpoints)
+    return Checkpoint(final, meta, moved)
 
 
-def set_aside(folder=DEFAULT_DIR):
-    """Move every checkpoint into previous-<time>/ ("start fresh"); nothing is deleted. Returns that folder."""
-    folder = Path(folder)
-    found = list_checkpoints(folder)
-    if not found:
+def _move_aside_if_damaged(final):
+    """Move a damaged checkpoint at `final` to <name>.damaged-<time>, where scan_checkpoints still reports
+    it; its DamagedCheckpoint there, or None when there is none or it is intact (its files are hashed here:
+    saves are rare)."""
+    if not os.path.lexists(final):
         return None
-    aside = folder / time.strftime("previous-%Y%m%d-%H%M%S")
-    aside.mkdir()
-    for checkpoint in found:
-        os.replace(checkpoint.path, aside / checkpoint.name)
+    try:
+        damaged = _first_damaged_file(_examine(final))
+        if damaged is None:
+            return None
+        reason = f"{damaged[0]} is missing or damaged ({damaged[1]})"
+    except _Damaged as e:
+        reason = str(e)
+    aside = _free_name(final, time.strftime("%Y%m%d-%H%M%S"))
+    os.replace(final, aside)
+    return DamagedCheckpoint(aside, f"moved aside when its step was saved again, because {reason}")
+
+
+def _free_name(final, stamp):
+    # Never onto an existing name: a rename onto an empty folder would succeed and lose nothing but the name.
+    aside, suffix = final.with_name(f"{final.name}{DAMAGED_MARK}{stamp}"), 1
+    while os.path.lexists(aside):
+        aside, suffix = final.with_name(f"{final.name}{DAMAGED_MARK}{stamp}-{suffix}"), suffix + 1
     return aside
 
 
+def _prune(folder, keep):
+    # The best is kept too: a diverged run checkpointing often pruned every good checkpoint away. Only valid
+    # checkpoints are candidates: a damaged one is what the user must see (not verified here: an old
+    # checkpoint whose files rotted is as useless pruned as kept).
+    valid = list_checkpoints(folder)
+    kept = {checkpoint.path for checkpoint in valid[-max(keep, 1):]}
+    scored = [checkpoint for checkpoint in valid if checkpoint.test_accuracy is not None]
+    if scored:
+        kept.add(max(scored, key=lambda checkpoint: (checkpoint.test_accuracy, checkpoint.step)).path)
+    for checkpoint in valid:
+        if checkpoint.path not in kept:
+            shutil.rmtree(checkpoint.path, ignore_errors=True)
+
+
+# --- files -----------------------------------------------------------------------------------
+
 def _offer_previous(path):
-    earlier = [c for c in list_checkpoints(path.parent) if c.step < _step_of(path)]
-    for checkpoint in reversed(earlier):
-        if _files_intact(checkpoint):
-            return (f"the previous valid checkpoint is {checkpoint.path} (step {checkpoint.step}); "
-                    f"move or delete {path} to resume from it")
-    return f"no earlier valid checkpoint exists; move or delete {path} and start fresh"
-
-
-def _files_intact(checkpoint):
     try:
-        return all(_sha256(checkpoint.path / name) == digest for name, digest in checkpoint.meta["sha256"].items())
-    except (OSError, KeyError, AttributeError):
-        return False
+        earlier = [c for c in list_checkpoints(path.parent) if c.step < _step_of(path)]
+    except CheckpointError:  # building a message must never fail in turn
+        earlier = []
+    for checkpoint in reversed(earlier):
+        if _first_damaged_file(checkpoint) is None:
+            return (f"the previous valid checkpoint is {checkpoint.path} (step {checkpoint.step}); "
+                    f"move {path} aside to resume from it")
+    return f"no earlier valid checkpoint exists; move {path} aside and start fresh"
+
+
+def _first_damaged_file(checkpoint):
+    """(name, why) of the first file of `checkpoint` that is missing or fails its checksum, or None."""
+    for name, digest in checkpoint.meta["sha256"].items():
+        try:
+            if _sha256(checkpoint.path / name) != digest:
+                return name, "checksum mismatch"
+        except (OSError, ValueError) as e:
+            return name, _why(e)
+    return None
 
 
 def _step_of(path):
-    try:
-        return int(path.name[len(PREFIX):])
-    except ValueError:
-        return 1 << 62
+    step = _canonical_step(path.name.partition(DAMAGED_MARK)[0])
+    return 1 << 62 if step is None else step  # not a checkpoint's name: every valid one is earlier
+
+
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)  # absent on Windows
+               | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))  # a FIFO must not block the open
+
+
+def _open_plain(file):
+    """`file` opened for binary reading; OSError unless it is a plain file (a link to /dev/zero, or a FIFO,
+    would have a reader hash or wait forever)."""
+    if os.path.islink(file):
+        raise OSError("a symbolic link, not a file of its own")
+    fd = os.open(file, _OPEN_FLAGS)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError("not a plain file")
+    return os.fdopen(fd, "rb")
+
+
+def _read_plain(file, limit):
+    with _open_plain(file) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"larger than {limit >> 20} MiB")
+    return data.decode("utf-8")
 
 
 def _sha256(path):
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with _open_plain(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -271,7 +586,7 @@ class WriterLock:
         self._file_lock = None
 
     def __enter__(self):
-        self.folder.mkdir(parents=True, exist_ok=True)
+        _make_folder(self.folder)
         with _held_lock:
             if self.folder in _held:
                 raise CheckpointError(f"checkpoint folder {self.folder} is already being written "
@@ -282,6 +597,10 @@ class WriterLock:
             except filelock.Timeout:
                 raise CheckpointError(f"checkpoint folder {self.folder} is in use by another training "
                                       "process; stop it or choose another checkpoint folder") from None
+            except OSError as e:
+                raise CheckpointError(f"checkpoint folder {self.folder} cannot be locked for writing "
+                                      f"({_why(e)}); check its permissions or choose another checkpoint "
+                                      "folder") from None
             _held.add(self.folder)
             self._file_lock = lock
         for stale in self.folder.glob(TMP_PREFIX + "*"):
@@ -292,3 +611,14 @@ class WriterLock:
         with _held_lock:
             _held.discard(self.folder)
             self._file_lock.release()
+
+
+def _make_folder(folder):
+    # "[Errno 17] File exists" told nobody that a file sits where the folder should be.
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(_a_file_message(folder))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CheckpointError(f"checkpoint folder {folder} cannot be made ({_why(e)}); choose another "
+                              "checkpoint folder") from None
