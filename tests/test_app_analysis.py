@@ -6,6 +6,7 @@ reaches them: Home first, then switch_page.
 """
 import io
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,7 +20,9 @@ from cifar_core.insights import confusion, filters, inference
 from cifar_core.training.hooks import TEST_PROBABILITIES
 from dashboard.figures.confusion import confusion_figure
 from dashboard.figures.curves import thin
+from dashboard.figures.feature_maps import verdict
 from dashboard.ui.navigation import AUGMENTATION, CONFUSION, FEATURE_MAPS, FILTERS
+from dashboard.ui.words import plural
 
 HOME = "../dashboard/Home.py"  # relative to this file
 ANSWERS = f"{TEST_PROBABILITIES}.npy"
@@ -140,6 +143,32 @@ def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):
     expected = confusion.cell_indices(dataset.test_labels, probabilities, true, pred)[:24]
     assert picks == [f"cm_pick_{i}" for i in expected]
     assert f"{matrix[true, pred]:,} test images" in " ".join(m.value for m in at.markdown)
+    name, called = dataset.class_names[true], dataset.class_names[pred]
+    assert f"test images** of {plural(name)} are called **{called}**" in " ".join(m.value for m in at.markdown)
+
+
+def test_an_empty_cell_says_so_in_plain_english(folders):
+    data_dir, checkpoint_dir = folders
+    dataset = load_dataset(data_dir)
+    probabilities = inference.predict_probabilities(latest_model(checkpoint_dir).model, dataset.test_images)
+    matrix = confusion.confusion_matrix(dataset.test_labels, probabilities.argmax(axis=1)).matrix
+    true, pred = (int(i) for i in np.argwhere(matrix == 0)[0])  # 100 images cannot fill all 100 cells
+    at = open_page(CONFUSION)
+    at.selectbox(key="cm_true").set_value(true).run()
+    at.selectbox(key="cm_pred").set_value(pred).run()
+    name = dataset.class_names[true]
+    assert at.info[0].value == (f"None of the 10 test images of {plural(name)} is called "
+                                f"**{dataset.class_names[pred]}**.")  # 10 test images per class
+
+
+def test_a_wrong_answer_names_the_true_class_with_its_article():
+    view = SimpleNamespace(predicted=3, probabilities=np.eye(10)[3])
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    assert verdict(view, names, 0) == "The network says **cat** (100%); it is an **airplane**."
+    assert verdict(view, names, 1).endswith("; it is an **automobile**.")
+    assert verdict(view, names, 4).endswith("; it is a **deer**.")
+    assert verdict(view, names, 3) == "The network says **cat** (100%) — right."
+    assert verdict(view, names) == "The network says **cat** (100%)."
 
 
 def test_a_checkpoint_saved_without_its_test_answers_is_classified_on_the_page(folders, tmp_path, monkeypatch):

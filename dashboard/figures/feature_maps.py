@@ -6,6 +6,7 @@ import streamlit as st
 from cifar_core.architecture import CONV_LAYERS
 from dashboard.figures.images import pixels_html, tiled_heatmap
 from dashboard.figures.probabilities import probability_figure
+from dashboard.ui.words import article
 
 
 def feature_map_figure(maps, height=440):
@@ -17,11 +18,14 @@ def feature_map_figure(maps, height=440):
 
 
 def verdict(view, class_names, true_class=None):
-    """'The network says **cat** (71%) — right.' (or '; it is a **dog**.', or '.' without a true class)."""
+    """'The network says **cat** (71%) — right.' (or '; it is an **airplane**.', or '.' without a true class)."""
     text = f"The network says **{class_names[view.predicted]}** ({view.probabilities[view.predicted]:.0%})"
     if true_class is None:
         return text + "."
-    return text + (" — right." if view.predicted == true_class else f"; it is a **{class_names[true_class]}**.")
+    if view.predicted == true_class:
+        return text + " — right."
+    name = class_names[true_class]
+    return text + f"; it is {article(name)} **{name}**."
 
 
 def draw_network_view(view, class_names, true_class=None, key="view"):
@@ -37,6 +41,6 @@ def draw_network_view(view, class_names, true_class=None, key="view"):
     for column, layer in zip(st.columns(len(CONV_LAYERS)), CONV_LAYERS):
         h, w, n = layer.output_shape
         with column:
-            st.markdown(f"**{layer.label}**: {n} maps of {h}x{w}, after ReLU (one per filter, computed from "
+            st.markdown(f"**{layer.label}**: {n:,} maps of {h}x{w}, after ReLU (one per filter, computed from "
                         f"{layer.reads})")
             st.plotly_chart(feature_map_figure(view.maps[layer.name]), key=f"{key}_{layer.label}")

@@ -6,6 +6,7 @@ from dashboard.figures.confusion import confusion_figure, per_class_figure
 from dashboard.figures.feature_maps import draw_network_view
 from dashboard.figures.images import pixels_html
 from dashboard.ui import loaders, navigation
+from dashboard.ui.words import describe_cell, describe_empty_cell
 
 GALLERY_SIZE = 24  # images shown per cell, most confident first
 PER_ROW = 8
@@ -53,18 +54,15 @@ def matrix_controls(names):
     return normalise, hide
 
 
-def draw_gallery(dataset, probabilities, cell, checkpoint):
+def draw_gallery(dataset, probabilities, cell, checkpoint, result):
     true, pred = cell
     names = dataset.class_names
     indices = confusion.cell_indices(dataset.test_labels, probabilities, true, pred)
-    verdict = "right" if true == pred else "wrong"
     if len(indices) == 0:
-        st.info(f"No test image is a {names[true]} that the network called {names[pred]}.")
+        st.info(describe_empty_cell(int(result.matrix[true].sum()), names[true], names[pred]))
         return
     shown = indices[:GALLERY_SIZE]
-    more = f"; here are the {len(shown)} it was most sure of" if len(indices) > len(shown) else ", most sure first"
-    st.markdown(f"**{len(indices):,} test images** are {names[true]}s called **{names[pred]}** ({verdict}){more}. "
-                "The caption is the probability it gave its answer.")
+    st.markdown(describe_cell(len(indices), len(shown), names[true], names[pred]))
     for start in range(0, len(shown), PER_ROW):
         for column, index in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
             column.html(pixels_html(dataset.test_images[index], f"{probabilities[index, pred]:.0%} · #{index}"))
@@ -91,7 +89,7 @@ def matrix_and_gallery(dataset, probabilities, result, checkpoint):
     if cell is None:
         st.caption("Click a cell (or choose its two classes above) to see its test images.")
     else:
-        draw_gallery(dataset, probabilities, cell, checkpoint)
+        draw_gallery(dataset, probabilities, cell, checkpoint, result)
 
 
 def draw_accuracy(result, names, count):

@@ -6,6 +6,7 @@ import streamlit as st
 from PIL import Image
 
 from dashboard.ui import loaders, navigation, state
+from dashboard.ui.words import plural
 
 PER_PAGE = 48  # images per page: 6 rows of 8 on a laptop screen
 SIZE = 96      # pixels on screen for a 32x32 image (3x)
@@ -71,6 +72,7 @@ split, name, smooth = browse_controls(dataset.class_names)
 images, labels, indices = select(dataset, split, name)
 page = page_controls(len(indices))
 shown = indices[(page - 1) * PER_PAGE: page * PER_PAGE]
+what = name if name == "all classes" else plural(name)
 st.caption(f"Images {(page - 1) * PER_PAGE + 1:,}–{(page - 1) * PER_PAGE + len(shown):,} of {len(indices):,} "
-           f"({name}, {'training' if split == 'train' else 'test'} set); each caption is the true class.")
+           f"({what}, {'training' if split == 'train' else 'test'} set); each caption is the true class.")
 draw_grid(images, labels, shown, dataset.class_names, smooth)

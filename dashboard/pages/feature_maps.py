@@ -49,13 +49,13 @@ def image_controls(dataset):
         st.caption("No photo yet: showing test image 0 meanwhile.")
         index = 0
     elif source == "Test image number":
-        index = st.number_input(f"Test image number (0 to {count - 1})", 0, count - 1, key="fm_index")
+        index = st.number_input(f"Test image number (0 to {count - 1:,})", 0, count - 1, key="fm_index")
     elif source == "Class":
         left, right = st.columns(2)
         label = left.selectbox("Class", range(len(dataset.class_names)),
                                format_func=dataset.class_names.__getitem__, key="fm_class")
         members = np.flatnonzero(dataset.test_labels == label)
-        nth = right.number_input(f"Which {dataset.class_names[label]} (0 to {len(members) - 1})", 0,
+        nth = right.number_input(f"Which {dataset.class_names[label]} (0 to {len(members) - 1:,})", 0,
                                  max(0, len(members) - 1), key="fm_nth")
         index = int(members[min(nth, len(members) - 1)])
     else:
