@@ -66,7 +66,8 @@ def draw_grid(images, labels, indices, class_names, smooth):
 navigation.page_header(
     "Dataset",
     "CIFAR-10: 60,000 colour photos of 32×32 pixels in 10 classes, 50,000 to train on and 10,000 to test with. "
-    "That is tiny: switch **Smooth** off to see the real pixels. Could you tell a cat from a dog at this size?")
+    "That is tiny: each real pixel is drawn here as a 3×3 block (switch **Smooth** on for the notebook's blurred "
+    "look). Could you tell a cat from a dog at this size?")
 dataset = loaders.require_dataset()
 split, name, smooth = browse_controls(dataset.class_names)
 images, labels, indices = select(dataset, split, name)
