@@ -15,6 +15,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cifar_core import checkpoints
+from cifar_core.config import PRESETS
 from cifar_core.data import load_dataset
 from cifar_core.insights import confusion, filters, inference
 from cifar_core.training.hooks import TEST_PROBABILITIES
@@ -104,6 +105,36 @@ def test_strengths_go_back_to_the_notebooks_values(folders):
     assert at.slider(key="aug_hue").value == pytest.approx(0.05)
     assert at.slider(key="aug_contrast").value == pytest.approx((0.3, 1.0))
     assert at.toggle(key="aug_flip").value is True
+
+
+def test_the_sliders_start_at_the_latest_runs_strengths_and_go_back_to_them(folders):
+    at = open_page(AUGMENTATION)  # the checkpoint was trained with the quick preset: its milder strengths
+    assert at.slider(key="aug_hue").value == pytest.approx(0.02)
+    assert at.slider(key="aug_contrast").value == pytest.approx((0.8, 1.2))
+    assert at.slider(key="aug_brightness").value == pytest.approx(0.1)
+    assert at.slider(key="aug_saturation").value == pytest.approx((0.7, 1.3))
+    assert at.toggle(key="aug_flip").value is True
+    started = " ".join(c.value for c in at.caption)
+    assert "started at the strengths of the latest run (quick preset, step 30)" in started
+    assert "hue ±0.02, contrast 0.8–1.2" in started and "Now: the run's values" in started
+
+    at.slider(key="aug_hue").set_value(0.3).run()
+    assert "Now: moved since" in " ".join(c.value for c in at.caption)
+    at.button(key="aug_reset").click().run()
+    assert at.slider(key="aug_hue").value == pytest.approx(0.05)  # the notebook's
+    assert "Now: the notebook's values" in " ".join(c.value for c in at.caption)
+    at.button(key="aug_run_values").click().run()
+    assert at.slider(key="aug_hue").value == pytest.approx(0.02)
+    assert at.slider(key="aug_saturation").value == pytest.approx((0.7, 1.3))
+
+
+def test_before_any_run_the_sliders_start_at_the_default_presets_strengths(folders, monkeypatch, tmp_path):
+    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path))
+    at = open_page(AUGMENTATION)
+    default = PRESETS["default"].distortions
+    assert at.slider(key="aug_hue").value == pytest.approx(default.hue)
+    assert at.slider(key="aug_contrast").value == pytest.approx(default.contrast)
+    assert "the strengths of the default preset" in " ".join(c.value for c in at.caption)
 
 
 def test_random_image_picks_an_existing_image(folders):

@@ -2,11 +2,36 @@
 import numpy as np
 import streamlit as st
 
-from cifar_core.config import Distortions
+from cifar_core import checkpoints
+from cifar_core.config import PRESETS, Distortions
 from dashboard.figures.images import image_grid, upscale
 from dashboard.ui import loaders, navigation
 
-NOTEBOOK = Distortions()  # the notebook's distortion strengths: the sliders' defaults
+NOTEBOOK = Distortions()  # the notebook's distortion strengths (stronger than the presets')
+SLIDERS = ("aug_hue", "aug_contrast", "aug_brightness", "aug_saturation", "aug_flip")
+
+
+def run_distortions():
+    """-> (the distortions the latest checkpoint's run trains with, else the default preset's; whose they are)."""
+    latest = checkpoints.latest_checkpoint(loaders.checkpoint_dir())
+    if latest is not None:
+        try:
+            return latest.config.distortions, f"the latest run ({latest.preset} preset, step {latest.step:,})"
+        except (TypeError, ValueError, KeyError, AttributeError):
+            pass  # a config this version cannot read: the default preset's, as before any run
+    return PRESETS["default"].distortions, "the default preset (there is no trained run yet)"
+
+
+def describe(d):
+    """'hue ±0.02, contrast 0.8–1.2, brightness ±0.1, saturation 0.7–1.3, flips'."""
+    return (f"hue ±{d.hue:g}, contrast {d.contrast[0]:g}–{d.contrast[1]:g}, brightness ±{d.brightness:g}, "
+            f"saturation {d.saturation[0]:g}–{d.saturation[1]:g}, {'flips' if d.flip else 'no flips'}")
+
+
+def set_strengths(distortions):
+    st.session_state.update(aug_hue=distortions.hue, aug_contrast=distortions.contrast,
+                            aug_brightness=distortions.brightness, aug_saturation=distortions.saturation,
+                            aug_flip=distortions.flip)
 
 
 def pick_random(labels):
@@ -21,8 +46,7 @@ def reroll():
 
 
 def reset_strengths():
-    st.session_state.update(aug_hue=NOTEBOOK.hue, aug_contrast=NOTEBOOK.contrast, aug_brightness=NOTEBOOK.brightness,
-                            aug_saturation=NOTEBOOK.saturation, aug_flip=NOTEBOOK.flip)
+    set_strengths(NOTEBOOK)
 
 
 def image_controls(dataset):
@@ -34,8 +58,8 @@ def image_controls(dataset):
     members = np.flatnonzero(labels == label)  # training-set indices of this class
     if st.session_state.get("aug_index", 0) >= len(members):
         st.session_state["aug_index"] = 0
-    nth = middle.number_input(f"Image number within {dataset.class_names[label]}", 0, max(0, len(members) - 1),
-                              key="aug_index")
+    nth = middle.number_input(f"Which {dataset.class_names[label]} (0 to {len(members) - 1:,})", 0,
+                              max(0, len(members) - 1), key="aug_index")
     right.button("Random image", key="aug_random", on_click=pick_random, args=(labels,), icon=":material/shuffle:")
     far.button("Re-roll", key="aug_reroll", on_click=reroll, icon=":material/casino:",
                help="New random draws of the distortions for the same image.")
@@ -43,17 +67,28 @@ def image_controls(dataset):
 
 
 def distortion_controls():
-    """-> (Distortions, seed) from the sliders and the re-roll button."""
+    """-> (Distortions, seed) from the sliders and the re-roll button. The sliders start at the strengths the
+    latest run trains with (the default preset's before any run), not at the notebook's stronger ones."""
+    run, whose = run_distortions()
+    if any(key not in st.session_state for key in SLIDERS):  # first visit, or back from another page
+        set_strengths(run)
+        st.session_state["aug_started_from"] = f"the strengths of {whose}: {describe(run)}"
     with st.sidebar:
         st.subheader("Distortion strengths")
-        hue = st.slider("Hue: max shift (fraction of the colour wheel)", 0.0, 0.5, NOTEBOOK.hue, 0.01, key="aug_hue")
-        contrast = st.slider("Contrast: factor range", 0.0, 2.0, NOTEBOOK.contrast, 0.05, key="aug_contrast")
-        brightness = st.slider("Brightness: max shift", 0.0, 0.5, NOTEBOOK.brightness, 0.01, key="aug_brightness")
-        saturation = st.slider("Saturation: factor range (0 = grey)", 0.0, 3.0, NOTEBOOK.saturation, 0.05,
-                               key="aug_saturation")
-        flip = st.toggle("Random left-right flip", NOTEBOOK.flip, key="aug_flip")
-        st.button("Back to the notebook's values", key="aug_reset", on_click=reset_strengths)
-    return Distortions(flip, hue, tuple(contrast), brightness, tuple(saturation)), st.session_state.get("aug_seed", 0)
+        hue = st.slider("Hue: max shift (fraction of the colour wheel)", 0.0, 0.5, step=0.01, key="aug_hue")
+        contrast = st.slider("Contrast: factor range", 0.0, 2.0, step=0.05, key="aug_contrast")
+        brightness = st.slider("Brightness: max shift", 0.0, 0.5, step=0.01, key="aug_brightness")
+        saturation = st.slider("Saturation: factor range (0 = grey)", 0.0, 3.0, step=0.05, key="aug_saturation")
+        flip = st.toggle("Random left-right flip", key="aug_flip")
+        distortions = Distortions(flip, hue, tuple(contrast), brightness, tuple(saturation))
+        st.button("Back to the run's values", key="aug_run_values", on_click=set_strengths, args=(run,),
+                  help=f"The strengths of {whose}: {describe(run)}.")
+        st.button("Back to the notebook's values", key="aug_reset", on_click=reset_strengths,
+                  help=f"The notebook's, stronger than the presets': {describe(NOTEBOOK)}.")
+        now = ("the run's values" if distortions == run else "the notebook's values" if distortions == NOTEBOOK
+               else "moved since")
+        st.caption(f"The sliders started at {st.session_state['aug_started_from']}. Now: {now}.")
+    return distortions, st.session_state.get("aug_seed", 0)
 
 
 def draw_augmentations(original, distorted, class_name):
@@ -70,7 +105,7 @@ navigation.page_header(
     "Training never shows the network the same picture twice: every image is randomly cropped to "
     "24x24, maybe flipped, and its colours shaken. The network must learn what a *cat* is, not "
     "memorise pixels. Move the sliders (the sidebar) to see each distortion; these are the very "
-    "functions training uses.")
+    "functions training uses, and the sliders start at the strengths your latest run trains with.")
 dataset = loaders.require_dataset()
 index, label = image_controls(dataset)
 distortions, seed = distortion_controls()
