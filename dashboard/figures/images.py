@@ -18,6 +18,12 @@ def upscale(image, factor=8):
     return np.asarray(Image.fromarray(image).resize((w * factor, h * factor), Image.Resampling.NEAREST))
 
 
+# A caption wraps only between words, and its font shrinks with a narrow column (to 15% of the figure's width,
+# cqw; 8 px at least) so that a long class name such as "automobile" fits on one line in a row of ten.
+CAPTION_STYLE = ("text-align:center;font-size:clamp(8px,15cqw,0.85em);overflow-wrap:normal;word-break:normal;"
+                 "hyphens:manual")
+
+
 def pixels_html(image, caption, smooth=False):
     """One small image as HTML, sent inline (no separate request per image): the 32x32 PNG itself, scaled to
     the column's width by the browser, pixelated (the real pixels) or smooth (bilinear)."""
@@ -25,9 +31,9 @@ def pixels_html(image, caption, smooth=False):
     Image.fromarray(np.asarray(image, np.uint8)).save(png, format="PNG")
     source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
     rendering = "auto" if smooth else "pixelated"
-    return (f'<figure class="pixels" style="margin:0"><img src="{source}" alt="{html.escape(caption)}" '
-            f'style="width:100%;image-rendering:{rendering}"><figcaption style="text-align:center;'
-            f'font-size:0.85em">{html.escape(caption)}</figcaption></figure>')
+    return (f'<figure class="pixels" style="margin:0;container-type:inline-size"><img src="{source}" '
+            f'alt="{html.escape(caption)}" style="width:100%;image-rendering:{rendering}">'
+            f'<figcaption style="{CAPTION_STYLE}">{html.escape(caption)}</figcaption></figure>')
 
 
 def image_grid(images, columns, captions=None, factor=4):

@@ -5,7 +5,7 @@ import streamlit as st
 from cifar_core import uploads
 from cifar_core.insights import feature_maps
 from dashboard.figures.feature_maps import draw_network_view
-from dashboard.figures.images import upscale
+from dashboard.figures.images import pixels_html
 from dashboard.ui import loaders, navigation
 
 SOURCES = ("Gallery", "Test image number", "Class", "Your own photo")
@@ -19,9 +19,8 @@ def gallery(dataset):
     """The first test image of each class, with a button under each; -> the picked test index."""
     firsts = [int(np.flatnonzero(dataset.test_labels == c)[0]) for c in np.unique(dataset.test_labels)]
     cells = st.columns(len(firsts))
-    for cell, index in zip(cells, firsts):
-        cell.image(upscale(dataset.test_images[index], 3), width="stretch",
-                   caption=dataset.class_names[dataset.test_labels[index]])
+    for cell, index in zip(cells, firsts):  # HTML captions: they never break inside a word ("automobile")
+        cell.html(pixels_html(dataset.test_images[index], dataset.class_names[dataset.test_labels[index]]))
         cell.button("Show", key=f"fm_pick_{index}", on_click=pick, args=(index,), width="stretch")
     return st.session_state.get("fm_gallery_pick", firsts[0])
 
