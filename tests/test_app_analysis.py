@@ -274,6 +274,24 @@ def test_an_uploaded_photo_is_classified_without_a_true_class(folders):
     assert "(true)" not in str(at.get_by_key("fm_probs").proto)
 
 
+def test_the_upload_says_the_network_must_answer_one_of_its_ten_classes(folders):
+    at = open_page(FEATURE_MAPS)
+    at.radio(key="fm_source").set_value("Your own photo").run()
+    note = " ".join(c.value for c in at.caption)
+    assert "it must answer one of them, even for a photo of something else" in note
+
+
+def test_removing_the_upload_clears_its_result(folders):
+    at = open_page(FEATURE_MAPS)
+    at.radio(key="fm_source").set_value("Your own photo").run()
+    at.file_uploader(key="fm_upload").set_value(("red.png", png_bytes(), "image/png")).run()
+    assert at.subheader[0].value == "What the network sees in your photo"
+    at.file_uploader(key="fm_upload").set_value(None).run()
+    assert not at.exception
+    assert "test image 0" in at.subheader[0].value
+    assert "No photo yet" in " ".join(c.value for c in at.caption)
+
+
 def test_a_bad_upload_explains_itself_and_the_page_carries_on(folders):
     at = open_page(FEATURE_MAPS)
     at.radio(key="fm_source").set_value("Your own photo").run()
@@ -282,7 +300,11 @@ def test_a_bad_upload_explains_itself_and_the_page_carries_on(folders):
     assert "not an image we can read" in at.error[0].value
     assert "test image 0" in at.subheader[0].value  # no photo yet: the default image
 
+    assert "previous photo" not in at.error[0].value  # there is none
+
     at.file_uploader(key="fm_upload").set_value(("red.png", png_bytes(), "image/png")).run()
     at.file_uploader(key="fm_upload").set_value(("notes.png", b"this is not a picture", "image/png")).run()
     assert not at.exception and at.error
-    assert "your photo" in at.subheader[0].value  # the previous good photo stays
+    assert "your photo" in at.subheader[0].value  # the previous good photo stays, and the page says so
+    assert "The result below is still your previous photo's." in at.error[0].value
+    assert "still the previous one" in at.subheader[0].value

@@ -26,15 +26,24 @@ def gallery(dataset):
 
 
 def uploaded_photo():
-    """The learner's last good upload, or None; a bad upload shows why and keeps the previous one."""
+    """The photo of the file in the uploader, or None when there is none (removing the file forgets its photo).
+    A file that cannot be read says why and leaves the previous photo, saying so; -> (photo or None, previous)."""
     upload = st.file_uploader("A photo of your own (PNG or JPEG); it is cropped to a square and shrunk to 32x32",
                               type=["png", "jpg", "jpeg"], key="fm_upload")
-    if upload is not None:
-        try:
-            st.session_state["fm_photo"] = uploads.image_from_upload(upload.getvalue())
-        except uploads.UploadError as error:
-            st.error(str(error))
-    return st.session_state.get("fm_photo")
+    st.caption("The network knows only CIFAR-10's ten classes, so it must answer one of them, even for a photo "
+               "of something else (a person, a tree, a cup): then its answer is a forced guess, however sure "
+               "it looks.")
+    if upload is None:
+        st.session_state.pop("fm_photo", None)
+        return None, False
+    try:
+        st.session_state["fm_photo"] = uploads.image_from_upload(upload.getvalue())
+    except uploads.UploadError as error:
+        previous = st.session_state.get("fm_photo")
+        st.error(f"{error} The result below is still your previous photo's." if previous is not None
+                 else str(error))
+        return previous, previous is not None
+    return st.session_state["fm_photo"], False
 
 
 def image_controls(dataset):
@@ -42,9 +51,9 @@ def image_controls(dataset):
     source = st.radio("Choose an image", SOURCES, horizontal=True, key="fm_source")
     count = len(dataset.test_labels)
     if source == "Your own photo":
-        photo = uploaded_photo()
+        photo, previous = uploaded_photo()
         if photo is not None:
-            return photo, None, "your photo"
+            return photo, None, "your photo (still the previous one)" if previous else "your photo"
         st.caption("No photo yet: showing test image 0 meanwhile.")
         index = 0
     elif source == "Test image number":
