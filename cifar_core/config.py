@@ -13,6 +13,18 @@ NUM_CLASSES = 10  # CIFAR-10
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
+# The sane range of each setting a user can choose (inclusive): outside them a run is refused with the range
+# in the message, and the dashboard offers only these. A learning rate of 0.5 or a checkpoint every step
+# destroyed runs (and their good checkpoints) before.
+SETTING_RANGES = {
+    "steps": (1, 10_000_000),
+    "batch_size": (8, 1024),
+    "learning_rate": (1e-6, 0.05),
+    "eval_every": (10, 100_000),
+    "checkpoint_every": (10, 1_000_000),
+}
+
+
 @dataclass(frozen=True)
 class Distortions:
     """How strongly training distorts each image; the defaults are the notebook's."""
@@ -85,19 +97,23 @@ class TrainConfig:
         return self.learning_rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     def validate(self):
-        """Raise ValueError naming the first setting that makes no sense."""
-        if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(f"steps and batch_size must be positive; got steps={self.steps}, "
-                             f"batch_size={self.batch_size}")
-        if not 0 < self.learning_rate < 1:
-            raise ValueError(f"learning_rate must be between 0 and 1; got {self.learning_rate}")
+        """Raise ValueError naming the first setting outside its sane range (SETTING_RANGES), with the range."""
+        for name, (low, high) in SETTING_RANGES.items():
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and low <= value <= high):
+                raise ValueError(f"{name} must be between {_number(low)} and {_number(high)}; got {value!r}")
         if self.schedule not in ("constant", "onecycle"):
             raise ValueError(f"schedule must be 'constant' or 'onecycle'; got {self.schedule!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
-        if self.eval_every < 1 or self.checkpoint_every < 1 or self.keep_checkpoints < 1:
-            raise ValueError("eval_every, checkpoint_every and keep_checkpoints must be at least 1")
+        if not 1 <= self.keep_checkpoints <= 100 or self.eval_images < 1 or self.warmup_steps < 0:
+            raise ValueError("keep_checkpoints must be between 1 and 100, eval_images at least 1 and "
+                             "warmup_steps at least 0")
         return self
+
+
+def _number(value):
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
 # Gentler distortions than the notebook's: its strong colour changes slow learning a lot

@@ -1,8 +1,9 @@
 """The dashboard's entry point: `streamlit run dashboard/Home.py` from the repository root.
 
-It runs on every page view: it sets up the server once (Keras left alone, the wide layout) and runs
-the page chosen in the navigation (every page is listed in dashboard/ui/navigation.py). No TensorFlow
-here: Home's first paint is instant.
+It runs on every page view: it sets up the server (Keras left alone, no lookups on the internet, the
+wide layout), says in the sidebar whether this browser is the teacher's, and runs the page chosen in the
+navigation (every page is listed in dashboard/ui/navigation.py). No TensorFlow here: Home's first paint
+is instant.
 """
 import os
 
@@ -10,9 +11,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any page imports Te
 
 import streamlit as st  # noqa: E402
 
-from dashboard.ui import navigation  # noqa: E402
+from dashboard.ui import navigation, roles  # noqa: E402
 from dashboard.ui.keras_quirks import keep_keras_state  # noqa: E402
+from dashboard.ui.offline import keep_streamlit_offline  # noqa: E402
 
 keep_keras_state()
+keep_streamlit_offline()
 st.set_page_config(page_title="CIFAR-10 CNN", layout="wide")
-navigation.navigation().run()
+page = navigation.navigation()
+roles.draw_sidebar()
+page.run()

@@ -40,10 +40,14 @@ def free_port(ports):
 class StreamlitServer:
     """`streamlit run dashboard/Home.py` on 127.0.0.1:<a free port of `ports`>, with `env` added."""
 
-    def __init__(self, env=None, ports=range(8621, 8640), log_path=None):
+    def __init__(self, env=None, ports=range(8621, 8640), log_path=None, address="127.0.0.1", cwd=ROOT,
+                 extra_args=()):
+        """address: passed as --server.address (None: whatever the dashboard's config says); cwd: the folder
+        the server starts in (the entry script is given by its absolute path); extra_args: more flags."""
         self.env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
         self.ports = ports
         self.log_path = log_path
+        self.address, self.cwd, self.extra_args = address, cwd, list(extra_args)
         self.process = None
         self.port = None
 
@@ -54,11 +58,13 @@ class StreamlitServer:
     def start(self, timeout=60):
         """Start and wait until healthy; returns self. The log goes to log_path (else discarded)."""
         self.port = free_port(self.ports)
-        command = [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
-                   "--server.address", "127.0.0.1", "--server.port", str(self.port),
-                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "Home.py"),
+                   "--server.headless", "true", "--server.port", str(self.port),
+                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *self.extra_args]
+        if self.address is not None:
+            command += ["--server.address", self.address]
         self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=self._log,
+        self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_healthy(timeout)
         return self

@@ -217,7 +217,7 @@ def test_train_page_offers_presets_settings_and_run_controls(job):
         assert at.get_by_key(key) is not None, key
     assert at.button(key="train_pause").disabled and at.button(key="train_stop").disabled
     assert "Nothing trained yet" in texts(at.info)
-    assert "Idle." in texts(at.markdown)
+    assert "No run yet." in texts(at.markdown)
 
 
 def test_choosing_a_preset_fills_in_its_settings(job):
@@ -249,15 +249,16 @@ def test_start_trains_in_the_background_and_another_browser_sees_the_run_but_can
     assert at.toggle(key="train_hold").value is False  # holding the charts is offered while a run is on
 
     other_browser = open_page(TRAIN)
-    assert "Paused." in texts(other_browser.markdown) and not other_browser.button(key="train_resume").disabled
-    other_browser.button(key="train_start").click().run()
-    assert "already running" in texts(other_browser.warning)
-
-    at.button(key="train_resume").click().run()
+    assert "Paused " in texts(other_browser.markdown) and not other_browser.button(key="train_resume").disabled
+    assert "Paused. Paused" not in texts(other_browser.markdown)
+    metrics = {m.label: m.value for m in other_browser.metric}
+    assert metrics["Images per second"] == metrics["Time left"] == "–"  # paused: no speed, no time left
+    other_browser.button(key="train_start").click().run()  # Start while paused offers to go on: it resumes
+    assert job.status().state in ("running", "finished") and "goes on now" in texts(other_browser.success)
     assert job.wait(timeout=120)
     at.run()  # what the fragment's next tick does
     assert not at.exception and not at.error
-    assert "Finished." in texts(at.markdown) and not at.toggle  # nothing to hold once the run is over
+    assert "Finished at step 30; checkpoint saved." in texts(at.markdown) and not at.toggle  # nothing to hold
     assert list(at.dataframe[0].value["step"]) == [30, 15]  # newest first
     charts = at.get("plotly_chart")
     assert len(charts) == 2 and "test images" in charts[0].proto.spec and "loss" in charts[1].proto.spec
@@ -270,7 +271,7 @@ def test_start_fresh_asks_first_and_sets_old_checkpoints_aside(job, folders):
     train_tiny(job)
     at = open_page(TRAIN)
     at.button(key="train_fresh").click().run()
-    assert "old checkpoints are kept" in texts(at.warning)
+    assert "current run is kept: it is set aside" in texts(at.warning)
     at.button(key="train_fresh_cancel").click().run()
     assert not at.warning and len(checkpoints.list_checkpoints(folders)) == 2
 
@@ -307,13 +308,24 @@ def test_page_runs_leave_keras_state_alone(job):
     assert keras.layers.Dense(1).name != first
 
 
-def test_a_preset_with_another_network_is_refused_with_the_way_out(job):
-    train_tiny(job)  # the quick preset's network has batch-norm after conv2; the notebook's has not
+def test_other_settings_while_a_run_exists_ask_to_continue_it_or_start_a_new_one(job, folders):
+    train_tiny(job)  # a finished quick run of 30 steps
     at = open_page(TRAIN)
     at.radio(key="train_preset").set_value("notebook").run()
     at.button(key="train_start").click().run()
-    assert "Start fresh to train it" in texts(at.warning)
-    assert job.status().state == "finished"  # nothing started
+    assert "other settings (quick preset" in texts(at.warning) and job.status().state == "finished"  # asked first
+    at.button(key="train_continue").click().run()  # its own settings: a finished run trains 30 steps more
+    assert job.wait(timeout=120) and job.status().step == 60 and job.status().config.preset == "quick"
+
+    at.run()
+    at.radio(key="train_preset").set_value("notebook").run()
+    at.button(key="train_start").click().run()
+    at.button(key="train_new").click().run()
+    at.button(key="train_stop").click().run()  # stop at once: only which run trains matters here
+    assert job.wait(timeout=120)
+    assert job.status().config.preset == "notebook" and job.status().start_step == 0
+    (aside,) = folders.glob("previous-*")
+    assert [p.name for p in sorted(aside.iterdir())][-1] == "ckpt-00000060"  # the quick run, kept
 
 
 def test_a_failed_run_shows_its_message(monkeypatch, folders, tmp_path):

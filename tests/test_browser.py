@@ -181,7 +181,7 @@ def test_a_click_on_a_diagonal_cell_shows_its_images_and_one_can_look_inside(pag
     true = predicted = 3  # cat called cat: the tiny data is learnable, so the diagonal is full
     page.mouse.click(area["x"] + (predicted + 0.5) * area["width"] / 10,
                      area["y"] + (true + 0.5) * area["height"] / 10)
-    summary = page.get_by_text(re.compile(r"test images\s+are cats called\s+cat \(right\)"))
+    summary = page.get_by_text(re.compile(r"test images\s+of cats are called\s+cat \(right\)"))
     expect(summary).to_be_visible(timeout=SLOW)
     wait_until_idle(page)
     count = int(summary.inner_text().split()[0].replace(",", ""))

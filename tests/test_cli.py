@@ -19,10 +19,12 @@ def test_train_resumes_from_the_latest_checkpoint_and_evaluate_reports_accuracy(
     common = ["--data-dir", str(tiny_data_dir), "--checkpoint-dir", str(tmp_path / "ckpt")]
     first = cli("train", "--steps", "20", "--preset", "quick", *common)
     assert first.returncode == 0, first.stderr
-    assert "Started from step 0" in first.stderr and "Now at step 20" in first.stdout
-    second = cli("train", "--steps", "20", *common)  # the checkpoint's preset is used again
+    assert "Started a new run of 20 steps" in first.stderr and "Now at step 20" in first.stdout
+    done = cli("train", *common)  # nothing left to do: the run reached its target
+    assert done.returncode == 2 and "The run is complete at step 20" in done.stderr
+    second = cli("train", "--steps", "20", *common)  # 20 more, with the run's own settings
     assert second.returncode == 0, second.stderr
-    assert "Resumed from step 20" in second.stderr and "'quick' preset to step 40" in second.stderr
+    assert "Training 20 more steps from step 20" in second.stderr and "'quick' preset to step 40" in second.stderr
     assert "Now at step 40" in second.stdout
     evaluated = cli("evaluate", *common)
     assert evaluated.returncode == 0, evaluated.stderr

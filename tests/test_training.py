@@ -37,9 +37,11 @@ def test_accuracy_rises_well_above_chance_within_seconds(job):
     assert status.test_accuracy[-1] >= 0.6, status.test_accuracy
 
 
-def test_a_second_run_resumes_at_the_saved_step(job):
+def test_more_steps_for_a_finished_run_go_on_from_the_saved_step(job):
     run(job, tiny())
-    status = run(job, tiny())
+    with pytest.raises(ValueError, match="The run is complete at step 30"):
+        job.start(tiny())  # nothing more to do without more steps
+    status = run(job, tiny(), extra_steps=30)
     assert status.message.startswith("Finished at step 60")
     assert (status.start_step, status.step) == (30, 60)
     # The history goes on from the first run's, not from scratch.
@@ -64,17 +66,23 @@ def test_two_simultaneous_starts_yield_one_run(job):
     assert job.status().step == 30  # one run of 30 steps, not two
 
 
-def test_stop_ends_within_a_batch_with_a_checkpoint_and_a_restart_continues(job):
-    job.start(tiny(steps=100_000, checkpoint_every=100_000))
+def test_stop_ends_within_a_batch_with_a_checkpoint_and_a_restart_continues_to_the_same_target(job):
+    long_run = tiny(steps=100_000, checkpoint_every=100_000)
+    job.start(long_run)
     while job.status().step < 5:
         job.wait(0.05)
     job.stop()
     assert job.wait(60)
     stopped = job.status()
-    assert stopped.state == "stopped"
+    assert stopped.state == "stopped" and stopped.target_step == 100_000
     assert checkpoints.latest_checkpoint(job.checkpoint_dir).step == stopped.step
-    status = run(job, tiny(steps=10))
-    assert (status.start_step, status.step) == (stopped.step, stopped.step + 10)
+    job.start(long_run)  # the same run goes on: same target, same schedule
+    while job.status().step < stopped.step + 3:
+        assert job.status().state == "running", job.status().message
+        job.wait(0.05)
+    status = job.status()
+    assert (status.start_step, status.schedule_start, status.target_step) == (stopped.step, 0, 100_000)
+    assert status.message.startswith(f"Resumed from step {stopped.step}")
 
 
 def test_pause_holds_the_step_and_resume_goes_on(job):
@@ -121,7 +129,7 @@ def test_a_truncated_checkpoint_names_the_file_and_offers_the_previous_one(job):
     latest = checkpoints.latest_checkpoint(job.checkpoint_dir).path
     weights = latest / checkpoints.WEIGHTS
     weights.write_bytes(weights.read_bytes()[:1000])
-    message = job.start(tiny()) and job.wait(60) and job.status().message
+    message = job.start(tiny(), extra_steps=10) and job.wait(60) and job.status().message
     assert job.status().state == "failed"
     assert str(weights) in message and "ckpt-00000015" in message and "step 15" in message
     assert weights.exists()  # nothing deleted, nothing silently re-initialised

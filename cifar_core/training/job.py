@@ -5,31 +5,37 @@
     job.status()                       # an immutable TrainingStatus snapshot; poll it
     job.pause(); job.resume(); job.stop()
 
-The thread loads the data, restores the latest checkpoint (or starts from
-step 0 when there is none), then runs `config.steps` more iterations:
-distort a random batch, one Adam step, record accuracy and loss; every
-`eval_every` steps the accuracy on a fixed test subset; every
-`checkpoint_every` steps, and on stop, a checkpoint with the full test accuracy.
-It never touches any UI: callers read snapshots. Any exception becomes state
-"failed" with its message.
+A *run* trains to a target step on one learning-rate schedule. `start` begins a new run when there is
+none (or `fresh`: the old one is set aside, runs.py), and otherwise continues the latest checkpoint's run
+to its target, with its own settings: a stop, a pause or a restart never moves the target or restarts
+the schedule. `extra_steps` extends the target (a finished run then gets a new schedule for them).
+
+The thread loads the data, restores the latest checkpoint, then trains: distort a random batch, one
+Adam step, record accuracy and loss; every `eval_every` steps the accuracy on a fixed test subset;
+every `checkpoint_every` steps, and on stop, a checkpoint with the full test accuracy. A run whose loss
+is not a number, or whose test accuracy falls back to chance, stops as "failed". It never touches any
+UI: callers read snapshots. Any exception becomes state "failed" with its message.
 """
 import atexit
+import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from cifar_core import checkpoints, data
-from cifar_core.config import TrainConfig
+from cifar_core import checkpoints, data, runs
+from cifar_core.config import NUM_CLASSES, TrainConfig
 from cifar_core.training.hooks import CHECKPOINT_HOOKS
 
 LOG_EVERY = 10  # steps averaged into one point of the batch accuracy / loss history
+CHANCE = 1 / NUM_CLASSES
+AT_CHANCE_CHECKS = 5  # test-accuracy checks in a row at chance (after having been above it): diverged
 
 
-class NetworkMismatch(ValueError):
-    """The latest checkpoint's network is not the one a run's settings ask for."""
+class RunExists(ValueError):
+    """The latest checkpoint's run has other settings than the ones asked for."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,9 @@ class TrainingStatus:
     state: str = "idle"                 # idle, running, paused, stopping, finished, stopped or failed
     message: str = ""                   # what happened, or the error of a failed run
     step: int = 0                       # global step (batches trained since step 0)
-    start_step: int = 0                 # the step this run resumed from
-    target_step: int = 0                # the step this run stops at
+    start_step: int = 0                 # the step this session of the run began at (resumed from)
+    schedule_start: int = 0             # the step the run's learning-rate schedule began at
+    target_step: int = 0                # the step the run stops at
     history_steps: tuple = ()           # steps of the points below
     batch_accuracy: tuple = ()          # mean training-batch accuracy over the last LOG_EVERY steps
     loss: tuple = ()                    # mean training loss over the same steps
@@ -48,6 +55,9 @@ class TrainingStatus:
     eta_seconds: float | None = None
     latest_checkpoint: str | None = None
     config: TrainConfig | None = None
+    changed: str = ""                   # the last control used: "started", "paused", "stopped" ...
+    changed_by: str = ""                # by whom ("teacher", "command line" ...)
+    changed_at: float | None = None     # seconds since the epoch
 
     @property
     def active(self):
@@ -56,7 +66,8 @@ class TrainingStatus:
 
 
 def empty_history():
-    return {"steps": [], "batch_accuracy": [], "loss": [], "test_steps": [], "test_accuracy": []}
+    return {"steps": [], "batch_accuracy": [], "loss": [], "learning_rate": [], "test_steps": [],
+            "test_accuracy": []}
 
 
 @dataclass
@@ -64,6 +75,15 @@ class _Progress:
     """Mutable state shared between the thread and status(); guarded by TrainingJob._lock."""
     status: TrainingStatus = field(default_factory=TrainingStatus)
     history: dict = field(default_factory=empty_history)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a start will train: the settings, the schedule's first step and the target."""
+    config: TrainConfig   # config.steps = target_step - schedule_start: the schedule's length
+    schedule_start: int
+    target_step: int
+    fresh: bool
 
 
 class TrainingJob:
@@ -77,45 +97,94 @@ class TrainingJob:
         self._unpaused = threading.Event()
         self._progress = _Progress()
 
-    # --- controls (any thread) ---------------------------------------------------
+    # --- controls (any thread; never from a signal handler: they take the lock) ---------------
 
-    def start(self, config, fresh=False):
-        """Start a run of config.steps iterations. Returns (started, message): (False, ...) when a run is
-        going already. NetworkMismatch when the latest checkpoint's network is another (unless fresh)."""
+    def start(self, config, fresh=False, extra_steps=0, by=""):
+        """Start training. Returns (started, message); (False, ...) when a run is going already.
+
+        No checkpoint yet, or fresh: a new run of config.steps from step 0 (the old run is set aside).
+        Otherwise the latest checkpoint's run goes on to its target, extended by extra_steps; RunExists
+        when `config` differs from that run's settings (other than steps)."""
         config.validate()
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
+                state = self._progress.status.state
+                if state == "paused":
+                    return False, "The run is paused: press Resume to go on."
                 return False, "Training is already running; pause or stop it first."
-            latest = checkpoints.latest_checkpoint(self.checkpoint_dir)
-            if latest is not None and not fresh:
-                _check_same_network(latest.config, config)
+            plan = self._plan(config, fresh, extra_steps)
             self._stop.clear()
             self._unpaused.set()
-            self._progress = _Progress(TrainingStatus(state="running", message="Loading data…", config=config))
-            self._thread = threading.Thread(target=self._run, args=(config, fresh), name="cifar-training",
-                                            daemon=True)
+            self._progress = _Progress(TrainingStatus(state="running", message="Loading data…", config=plan.config,
+                                                      **_change("started", by)))
+            self._thread = threading.Thread(target=self._run, args=(plan,), name="cifar-training", daemon=True)
             self._thread.start()
             return True, "Training started."
 
-    def pause(self):
-        with self._lock:
-            if self._progress.status.state == "running":
-                self._unpaused.clear()
-                self._set(state="paused", message="Paused.")
+    def _plan(self, config, fresh, extra_steps):  # caller holds self._lock
+        latest = None if fresh else checkpoints.latest_checkpoint(self.checkpoint_dir)
+        if latest is None:
+            return _Plan(config, 0, config.steps, fresh)
+        saved = latest.config
+        if replace(saved, steps=0) != replace(config, steps=0):
+            raise RunExists(f"A run exists with other settings ({describe_settings(saved)}; now at step "
+                            f"{latest.step:,}): continue it with its own settings, or start a new run with "
+                            "these (the old one is set aside, not deleted).")
+        schedule_start, target = latest.run
+        if latest.step >= target:  # finished: more steps get a schedule of their own
+            if extra_steps <= 0:
+                raise ValueError(f"The run is complete at step {latest.step:,}: train more steps, or start "
+                                 "a new run.")
+            schedule_start, target = latest.step, latest.step + extra_steps
+        else:
+            target += extra_steps
+        return _Plan(replace(saved, steps=target - schedule_start), schedule_start, target, False)
 
-    def resume(self):
+    def pause(self, by=""):
         with self._lock:
-            if self._progress.status.state == "paused":
-                self._set(state="running", message="Training.")
+            s = self._progress.status
+            if s.state == "running":
+                self._unpaused.clear()
+                where = f"at step {s.step:,} of {s.target_step:,}" if s.target_step else "before its first step"
+                self._set(state="paused", message=f"Paused {where}.", eta_seconds=None, **_change("paused", by))
+
+    def resume(self, by=""):
+        with self._lock:
+            s = self._progress.status
+            if s.state == "paused":
+                self._set(state="running", message=f"Training again from step {s.step:,}.",
+                          **_change("resumed", by))
                 self._unpaused.set()
 
-    def stop(self):
+    def stop(self, by=""):
         """Ask the run to stop after the current batch; it saves a checkpoint first."""
         with self._lock:
             if self._progress.status.active:
-                self._set(state="stopping", message="Stopping after this batch, then saving a checkpoint…")
+                self._set(state="stopping", message="Stopping after this batch, then saving a checkpoint…",
+                          eta_seconds=None, **_change("stopped", by))
                 self._stop.set()
                 self._unpaused.set()
+
+    def restore_run(self, name, by=""):
+        """Bring a set-aside run back as the current one (the current run is set aside in turn).
+        Returns a message; ValueError while training (or for an unknown run)."""
+        with self._lock, self._idle_writer():
+            previous = runs.restore(self.checkpoint_dir, name)
+            self._progress = _Progress(TrainingStatus(**_change(f"restored {name}", by)))
+        kept = f"; the run before it is kept as {previous.name}" if previous else ""
+        return f"Restored {name}{kept}."
+
+    def delete_run(self, name, by=""):
+        """Delete a set-aside run for good; ValueError while training (or for an unknown run)."""
+        with self._lock, self._idle_writer():
+            runs.delete(self.checkpoint_dir, name)
+            self._progress = _Progress(replace(self._progress.status, **_change(f"deleted {name}", by)))
+        return f"Deleted {name}."
+
+    def _idle_writer(self):  # caller holds self._lock
+        if self._thread is not None and self._thread.is_alive():
+            raise ValueError("Stop the training first: runs cannot move while one is training.")
+        return checkpoints.WriterLock(self.checkpoint_dir)
 
     def wait(self, timeout=None):
         """Block until the run's thread ends; returns True when it has."""
@@ -126,40 +195,45 @@ class TrainingJob:
 
     def shutdown(self):
         """Process exit: stop cleanly, with a final checkpoint."""
-        self.stop()
+        self.stop(by="the server shutting down")
         self.wait(timeout=120)
 
     def status(self):
         """An immutable snapshot of the run (safe to keep and read from any thread)."""
         with self._lock:
             h = self._progress.history
-            return _replace(self._progress.status,
-                            history_steps=tuple(h["steps"]), batch_accuracy=tuple(h["batch_accuracy"]),
-                            loss=tuple(h["loss"]), test_steps=tuple(h["test_steps"]),
-                            test_accuracy=tuple(h["test_accuracy"]))
+            return replace(self._progress.status,
+                           history_steps=tuple(h["steps"]), batch_accuracy=tuple(h["batch_accuracy"]),
+                           loss=tuple(h["loss"]), test_steps=tuple(h["test_steps"]),
+                           test_accuracy=tuple(h["test_accuracy"]))
+
+    def history(self):
+        """A copy of the whole metrics history, learning rates included."""
+        with self._lock:
+            return {key: list(values) for key, values in self._progress.history.items()}
 
     # --- the thread ----------------------------------------------------------------
 
     def _set(self, **changes):  # caller holds self._lock
-        self._progress.status = _replace(self._progress.status, **changes)
+        self._progress.status = replace(self._progress.status, **changes)
 
     def _publish(self, **changes):
         with self._lock:
             self._set(**changes)
 
-    def _run(self, config, fresh):
+    def _run(self, plan):
         try:
             with checkpoints.WriterLock(self.checkpoint_dir):
-                self._train(config, fresh)
+                self._train(plan)
         except Exception as e:  # published, never lost: the UI shows it
-            self._publish(state="failed", message=f"Training failed: {e}")
+            self._publish(state="failed", message=f"Training failed: {e}", eta_seconds=None)
 
-    def _train(self, config, fresh):
+    def _train(self, plan):
         from cifar_core.training.step import TrainingStep  # TensorFlow: only in the thread, never at import
 
+        config = plan.config
         dataset = data.load_dataset(self.data_dir)
-        if fresh:
-            checkpoints.set_aside(self.checkpoint_dir)
+        aside = runs.set_aside(self.checkpoint_dir) if plan.fresh else None
         training = TrainingStep(config, dataset)
         latest = checkpoints.latest_checkpoint(self.checkpoint_dir)
         history = empty_history()
@@ -167,28 +241,39 @@ class TrainingJob:
             training.restore(latest)
             saved = latest.history()
             history = {key: list(saved.get(key, [])) for key in empty_history()}
-        start = training.step
-        target = start + config.steps
+        start, target = training.step, plan.target_step
         with self._lock:
             self._progress.history = history
-            resumed = f"Resumed from step {start}." if start else "Started from step 0."
+            if start == 0:
+                begun = f"Started a new run of {target:,} steps."
+            elif start > plan.schedule_start:  # within the run's schedule
+                begun = f"Resumed from step {start:,}, on to step {target:,}."
+            else:  # a finished run, extended: a schedule of its own for the extra steps
+                begun = f"Training {target - start:,} more steps from step {start:,}."
+            if aside is not None:
+                begun += f" The previous run is kept as {aside.name}."
+            if self._progress.status.state == "paused":  # paused while it was loading
+                begun = f"Paused at step {start:,} of {target:,}."
             if training.precision == "bfloat16":
-                resumed += " Computing in bfloat16, which this CPU does natively (the weights stay float32)."
-            self._set(step=start, start_step=start, target_step=target, message=resumed,
-                      latest_checkpoint=latest.name if latest else None)
+                begun += " Computing in bfloat16, which this CPU does natively (the weights stay float32)."
+            self._set(step=start, start_step=start, schedule_start=plan.schedule_start, target_step=target,
+                      message=begun, latest_checkpoint=latest.name if latest else None)
 
         saved_step = start
         window_acc, window_loss = [], []
         clock = time.perf_counter()
         speed = 0.0
+        watch = _DivergenceWatch(config)
         while training.step < target and not self._stop.is_set():
             self._unpaused.wait()
             if self._stop.is_set():
                 break
-            accuracy, loss = training.train_batch(start)
+            accuracy, loss = training.train_batch(plan.schedule_start)
+            step = training.step
+            if watch.loss_is_not_a_number(loss):
+                return self._publish(state="failed", eta_seconds=None, message=watch.message(step))
             window_acc.append(accuracy)
             window_loss.append(loss)
-            step = training.step
             now = time.perf_counter()
             speed = _smooth(speed, config.batch_size / max(now - clock, 1e-6))
             clock = now
@@ -197,22 +282,28 @@ class TrainingJob:
                     history["steps"].append(step)
                     history["batch_accuracy"].append(float(np.mean(window_acc)))
                     history["loss"].append(float(np.mean(window_loss)))
+                    history["learning_rate"].append(config.learning_rate_at(step - 1 - plan.schedule_start))
                     eta = (target - step) * config.batch_size / speed if speed else None
                     self._set(step=step, images_per_second=speed, eta_seconds=eta)
                 window_acc, window_loss = [], []
             if step % config.checkpoint_every == 0:
-                self._checkpoint(training, history, config)
+                accuracy = self._checkpoint(training, history, plan)
                 saved_step = step
             elif step % config.eval_every == 0:
-                self._record_test(history, step, training.evaluate(config.eval_images))
+                accuracy = training.evaluate(config.eval_images)
+                self._record_test(history, step, accuracy)
+            else:
+                accuracy = None
+            if accuracy is not None and watch.back_at_chance(accuracy):
+                return self._publish(state="failed", eta_seconds=None, message=watch.message(step))
             clock = time.perf_counter()  # evaluation and saving are not training time
 
         stopped = self._stop.is_set()
         if training.step != saved_step:
-            self._checkpoint(training, history, config)
+            self._checkpoint(training, history, plan)
         final = "stopped" if stopped else "finished"
         self._publish(state=final, step=training.step, eta_seconds=None,
-                      message=f"{final.capitalize()} at step {training.step}; checkpoint saved.")
+                      message=f"{final.capitalize()} at step {training.step:,}; checkpoint saved.")
 
     def _record_test(self, history, step, accuracy):
         with self._lock:
@@ -220,7 +311,7 @@ class TrainingJob:
             history["test_accuracy"].append(accuracy)
             self._set(step=step)
 
-    def _checkpoint(self, training, history, config):
+    def _checkpoint(self, training, history, plan):
         probabilities = training.test_probabilities()  # (10000, 10): the full test set
         accuracy = float(np.mean(probabilities.argmax(axis=1) == training.dataset.test_labels))
         self._record_test(history, training.step, accuracy)
@@ -229,28 +320,59 @@ class TrainingJob:
         artifacts = {}
         for hook in self.hooks:
             artifacts.update(hook(training, probabilities))
-        saved = checkpoints.save_checkpoint(self.checkpoint_dir, training.model, training.optimizer, training.step,
-                                            config, snapshot, accuracy, artifacts)
+        saved = checkpoints.save_checkpoint(
+            self.checkpoint_dir, training.model, training.optimizer, training.step, plan.config, snapshot, accuracy,
+            artifacts, run={"schedule_start": plan.schedule_start, "target_step": plan.target_step})
         self._publish(latest_checkpoint=saved.name)
+        return accuracy
 
 
-def _check_same_network(saved, wanted):
-    """NetworkMismatch when a run with TrainConfig `wanted` cannot continue a checkpoint trained with `saved`."""
-    if saved.model != wanted.model:
-        raise NetworkMismatch(
-            f"The latest checkpoint's network ('{saved.preset}' preset: {saved.model.describe()}) is not the "
-            f"'{wanted.preset}' preset's ({wanted.model.describe()}), so this run cannot continue it; a new run "
-            "from step 0 can (the old checkpoints are set aside, not deleted).")
+class _DivergenceWatch:
+    """Notices a run that has blown up: its loss is not a number, or its test accuracy has fallen back to
+    chance for AT_CHANCE_CHECKS checks in a row after having been well above it."""
+
+    def __init__(self, config):
+        self.config = config
+        self.was_learning = False
+        self.at_chance = 0
+        self.why = ""
+
+    def loss_is_not_a_number(self, loss):
+        if math.isfinite(loss):
+            return False
+        self.why = "the loss is not a number any more"
+        return True
+
+    def back_at_chance(self, accuracy):
+        if accuracy > 2 * CHANCE:
+            self.was_learning, self.at_chance = True, 0
+        elif self.was_learning and accuracy <= 1.5 * CHANCE:
+            self.at_chance += 1
+        if self.at_chance < AT_CHANCE_CHECKS:
+            return False
+        self.why = f"the test accuracy fell back to chance ({CHANCE:.0%}) for {AT_CHANCE_CHECKS} checks in a row"
+        return True
+
+    def message(self, step):
+        rate = self.config.learning_rate
+        return (f"Training diverged at step {step:,}: {self.why}. The learning rate ({rate:g}) is probably too "
+                f"high: start a new run with a lower one (e.g. {rate / 10:g}). Checkpoints saved before "
+                "are kept.")
+
+
+def describe_settings(config):
+    """'quick preset, 1,500 steps of 128 images, learning rate 0.003 (onecycle)'."""
+    return (f"{config.preset} preset, {config.steps:,} steps of {config.batch_size} images, learning rate "
+            f"{config.learning_rate:g} ({config.schedule})")
+
+
+def _change(what, by):
+    return {"changed": what, "changed_by": by, "changed_at": time.time()}
 
 
 def _smooth(previous, current, weight=0.9):
     # Exponential moving average of images/second; the first measurement is taken as is.
     return current if previous == 0.0 else weight * previous + (1 - weight) * current
-
-
-def _replace(status, **changes):
-    from dataclasses import replace
-    return replace(status, **changes)
 
 
 # --- one job per process ---------------------------------------------------------------

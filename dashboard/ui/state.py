@@ -4,6 +4,8 @@ import time
 import uuid
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 
 def keep_choice(key, default):
@@ -24,20 +26,27 @@ def set_choice(key, value):
     st.session_state[key] = st.session_state[f"_kept_{key}"] = value
 
 
-_watchers = {}  # viewer id -> (time.monotonic() of its last redraw, its redraw interval in s)
+_watchers = {}  # viewer -> (time.monotonic() of its last redraw, its redraw interval in s, its session id)
 _watchers_lock = threading.Lock()
 
 
 def train_page_watchers(every):
     """How many browsers are watching the Train page, this one included, which redraws every `every` s.
 
-    Each browser session reports in at every redraw; one that has not for twice its interval (plus 2 s)
-    has left. Shared by the whole server, like the training job."""
+    Each browser session reports in at every redraw. One that has gone (a closed tab, a reload: its session
+    ends at once) or that has not reported for twice its interval (plus 2 s: on another page) is not counted.
+    Shared by the whole server, like the training job."""
     viewer = st.session_state.setdefault("viewer_id", uuid.uuid4().hex)
+    ctx = get_script_run_ctx()
     now = time.monotonic()
     with _watchers_lock:
-        _watchers[viewer] = (now, every)
-        for other, (seen, interval) in list(_watchers.items()):
-            if now - seen > 2 * interval + 2:
+        _watchers[viewer] = (now, every, ctx.session_id if ctx is not None else None)
+        for other, (seen, interval, session_id) in list(_watchers.items()):
+            if now - seen > 2 * interval + 2 or not _connected(session_id):
                 del _watchers[other]
         return len(_watchers)
+
+
+def _connected(session_id):
+    # AppTest runs pages without a server's runtime: there, every session counts as connected.
+    return session_id is None or not Runtime.exists() or Runtime.instance().is_active_session(session_id)
