@@ -271,7 +271,7 @@ class TrainingJob:
             accuracy, loss = training.train_batch(plan.schedule_start)
             step = training.step
             if watch.loss_is_not_a_number(loss):
-                return self._publish(state="failed", eta_seconds=None, message=watch.message(step))
+                return self._publish(state="failed", step=step, eta_seconds=None, message=watch.message(step))
             window_acc.append(accuracy)
             window_loss.append(loss)
             now = time.perf_counter()
@@ -295,7 +295,7 @@ class TrainingJob:
             else:
                 accuracy = None
             if accuracy is not None and watch.back_at_chance(accuracy):
-                return self._publish(state="failed", eta_seconds=None, message=watch.message(step))
+                return self._publish(state="failed", step=step, eta_seconds=None, message=watch.message(step))
             clock = time.perf_counter()  # evaluation and saving are not training time
 
         stopped = self._stop.is_set()
