@@ -100,6 +100,8 @@ def run_train(args):
             job.stop(by="command line")
         s = job.status()
         if s.target_step and not announced:
+            for warning in s.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
             print(f"{s.message} Training with the '{s.config.preset}' preset to step {s.target_step:,}.",
                   file=sys.stderr)
             announced = True
@@ -117,7 +119,14 @@ def run_train(args):
     return 0
 
 
+def report_damaged(folder):
+    """One line per damaged checkpoint in `folder`, on stderr: reported, never skipped silently."""
+    for bad in checkpoints.scan_checkpoints(folder)[1]:
+        print(f"warning: {bad.path} is damaged and was left as it is: {bad.reason}", file=sys.stderr)
+
+
 def run_list(args):
+    report_damaged(args.checkpoint_dir)
     latest = checkpoints.latest_checkpoint(args.checkpoint_dir)
     if latest is None:
         print(f"current run: none in {args.checkpoint_dir}")
@@ -140,6 +149,7 @@ def run_restore(args):
 
 
 def run_evaluate(args):
+    report_damaged(args.checkpoint_dir)
     latest = checkpoints.latest_checkpoint(args.checkpoint_dir)
     if latest is None:
         raise ValueError(f"no checkpoint in {args.checkpoint_dir}; train first: python -m cifar_core train --steps 500")

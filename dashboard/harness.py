@@ -5,16 +5,21 @@
             browser = launch_chromium(p)
             page = browser.new_page(); page.goto(server.url)
 
+    with Relay(server.port) as student:      # a browser at student.url reaches the server from 127.0.0.7
+        page.goto(student.url)
+
 The server is `streamlit run dashboard/Home.py` in a subprocess (its own process
 group, so TensorFlow's threads and anything it starts go with it); it counts as
 up once /_stcore/health answers "ok". Chromium is Debian's (`playwright install`
-cannot download browsers here).
+cannot download browsers here). A Relay makes a browser on this computer look like another
+computer to the server (a student's laptop): Streamlit sees the relay's outgoing address as the peer.
 """
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -113,3 +118,91 @@ class StreamlitServer:
 def launch_chromium(playwright, **kwargs):
     """Debian's headless Chromium through Playwright's sync API."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, **kwargs)
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1:<a free port> to 127.0.0.1:`target_port`, its outgoing sockets bound to
+    `source` (another loopback address, 127.0.0.0/8 is all this computer): the server sees every browser
+    that comes through it as the peer `source`, as it would a student's laptop. Raw bytes both ways, so
+    HTTP and websockets pass unchanged; one thread per direction of each connection."""
+
+    def __init__(self, target_port, source="127.0.0.7", target_host="127.0.0.1"):
+        self.target = (target_host, target_port)
+        self.source = source
+        self.port = None
+        self._listener = None
+        self._sockets = set()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self._closed.clear()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)  # so that the accepting thread notices stop()
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, name="relay-accept", daemon=True).start()
+        return self
+
+    def _accept(self):
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed by stop()
+                return
+            client.settimeout(None)
+            try:
+                upstream = socket.create_connection(self.target, timeout=10, source_address=(self.source, 0))
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets.update((client, upstream))
+            ended = []  # directions of this connection that have ended
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b, ended), name="relay-pump", daemon=True).start()
+
+    def _pump(self, source, sink, ended):
+        """source -> sink until source ends; then the end goes on to sink, and once both directions have
+        ended both sockets are closed."""
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        try:
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        with self._lock:
+            ended.append(source)
+            if len(ended) == 2:
+                for s in (source, sink):
+                    self._sockets.discard(s)
+                    s.close()
+
+    def stop(self):
+        """Stop accepting and cut every relayed connection (their browsers see the server go away)."""
+        self._closed.set()
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:
+            for s in self._sockets:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self._sockets.clear()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -235,3 +235,17 @@ def test_accuracy_back_at_chance_after_learning_counts_as_diverged():
     assert not any(watch.back_at_chance(a) for a in (0.1, 0.12, 0.1, 0.1, 0.1, 0.1))  # never learned: not diverged
     assert not watch.back_at_chance(0.6)
     assert [watch.back_at_chance(0.1) for _ in range(training_job.AT_CHANCE_CHECKS)] == [False] * 4 + [True]
+
+
+def test_a_damaged_newer_checkpoint_is_named_when_the_run_resumes_from_an_older_one(classroom):
+    config = tiny_config(steps=60, checkpoint_every=20)
+    run_to_end(classroom, config)  # checkpoints at steps 20, 40 and 60
+    newest = classroom.checkpoint_dir / "ckpt-00000060"
+    (newest / checkpoints.META).write_text("[]")  # valid JSON of the wrong shape
+    status = run_to_end(classroom, config)
+    (warning,) = status.warnings  # said, for the whole run
+    assert warning.startswith("ckpt-00000060 is damaged (") and warning.endswith("resuming from ckpt-00000040.")
+    assert (status.start_step, status.step) == (40, 60)
+    valid, damaged = checkpoints.scan_checkpoints(classroom.checkpoint_dir)
+    assert valid[-1].step == 60  # saved anew...
+    assert len(damaged) == 1 and (damaged[0].path / checkpoints.META).read_text() == "[]"  # ...the damaged one kept

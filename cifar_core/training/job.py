@@ -58,6 +58,7 @@ class TrainingStatus:
     changed: str = ""                   # the last control used: "started", "paused", "stopped" ...
     changed_by: str = ""                # by whom ("teacher", "command line" ...)
     changed_at: float | None = None     # seconds since the epoch
+    warnings: tuple = ()                # for the whole run, e.g. a damaged checkpoint it did not resume from
 
     @property
     def active(self):
@@ -235,7 +236,9 @@ class TrainingJob:
         dataset = data.load_dataset(self.data_dir)
         aside = runs.set_aside(self.checkpoint_dir) if plan.fresh else None
         training = TrainingStep(config, dataset)
-        latest = checkpoints.latest_checkpoint(self.checkpoint_dir)
+        valid, damaged = checkpoints.scan_checkpoints(self.checkpoint_dir)
+        latest = valid[-1] if valid else None
+        newer_damaged = [d for d in damaged if latest is None or d.name > latest.name]
         history = empty_history()
         if latest is not None:
             training.restore(latest)
@@ -252,12 +255,16 @@ class TrainingJob:
                 begun = f"Training {target - start:,} more steps from step {start:,}."
             if aside is not None:
                 begun += f" The previous run is kept as {aside.name}."
+            # Said, never skipped silently; kept as it is (checkpoints.py never deletes one).
+            warnings = tuple(f"{bad.name} is damaged ({bad.reason}) and kept as it is; "
+                             + (f"resuming from {latest.name}." if latest else "starting from step 0.")
+                             for bad in newer_damaged)
             if self._progress.status.state == "paused":  # paused while it was loading
                 begun = f"Paused at step {start:,} of {target:,}."
             if training.precision == "bfloat16":
                 begun += " Computing in bfloat16, which this CPU does natively (the weights stay float32)."
             self._set(step=start, start_step=start, schedule_start=plan.schedule_start, target_step=target,
-                      message=begun, latest_checkpoint=latest.name if latest else None)
+                      message=begun, warnings=warnings, latest_checkpoint=latest.name if latest else None)
 
         saved_step = start
         window_acc, window_loss = [], []

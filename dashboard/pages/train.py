@@ -4,7 +4,8 @@ The run lives in the server's one training job, so every browser sees the same r
 it commands (the teacher's, dashboard/ui/run_controls.py) and draws its progress snapshots."""
 import streamlit as st
 
-from cifar_core import checkpoints
+from cifar_core import checkpoints, data
+from cifar_core.training import job as job_module
 from cifar_core.training.job import describe_settings
 from dashboard.figures.curves import accuracy_figure, loss_figure
 from dashboard.ui import loaders, navigation, roles, run_controls, state, words
@@ -64,6 +65,8 @@ def draw_status(status, latest):
             st.markdown(f"**Finished at step {step:,}.** Start trains the steps set below, more.")
     else:
         st.markdown(status.message)
+    for warning in status.warnings:
+        st.warning(warning)
     if status.config is not None and status.state != "idle":
         st.caption(f"This run: {describe_settings(status.config)}.")
     if status.changed:
@@ -84,6 +87,8 @@ def draw_status(status, latest):
 
 def draw_checkpoints(saved):
     st.subheader("Checkpoints")
+    for bad in checkpoints.scan_checkpoints(loaders.checkpoint_dir())[1]:
+        st.warning(f"{bad.name} is damaged and is kept as it is (not used, not deleted): {bad.reason}")
     if not saved:
         st.caption("None yet: one is saved every *Checkpoint every* steps and when a run stops.")
         return
@@ -125,6 +130,9 @@ navigation.page_header(
     "Train",
     "Each step shows the network a batch of randomly distorted training images and nudges its weights to make "
     "fewer mistakes. Watch the accuracy climb: on the training batches, and on test images it never trains on.")
+failed = (existing := job_module.existing_job()) is not None and existing.status().state == "failed"
+if failed and data.find_dataset() is None:  # the run failed because the dataset went: say so first
+    st.error(existing.status().message)
 loaders.require_dataset()
 with st.spinner("Starting TensorFlow…"):
     job = loaders.training_job()
