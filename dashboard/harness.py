@@ -166,7 +166,8 @@ class Relay:
                 self._sockets.update((client, upstream))
             ended = []  # directions of this connection that have ended
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b, ended), name="relay-pump", daemon=True).start()
+                threading.Thread(target=self._pump, args=(a, b, ended), name="relay-pump",
+                                 daemon=True).start()
 
     def _pump(self, source, sink, ended):
         """source -> sink until source ends; then the end goes on to sink, and once both directions have

@@ -3,10 +3,11 @@
 The teacher's tabs connect straight to the server (from 127.0.0.1: this computer, the projector). A
 student's laptop is a tab that goes through a harness Relay whose outgoing sockets are bound to
 127.0.0.7, so the server sees another computer. One server for the first three tests (with a teacher
-passcode set), on a tiny dataset; the last two start servers of their own, as a teacher would: the
-README's classroom command (with every lookup on the internet refused and logged), and a plain start
-from another working directory. Screenshots of failures and the servers' logs go to pytest's tmp folder
-`classroom0/`; a failure prints their paths.
+passcode set), on a tiny dataset; the others start servers of their own, as a teacher would: the
+README's classroom command (with every connection and name lookup that leaves this computer refused and
+logged, by a sitecustomize.py, itself checked first), and a plain start from another working directory.
+Screenshots of failures and the servers' logs go to pytest's tmp folder `classroom0/`; a failure prints
+their paths.
 """
 import errno
 import os
@@ -21,9 +22,9 @@ from collections import namedtuple
 
 import psutil
 import pytest
+from tiny_cifar import write_cifar_folder
 
 from dashboard.harness import CHROMIUM, Relay, StreamlitServer, launch_chromium
-from tiny_cifar import write_cifar_folder
 
 pytestmark = [
     pytest.mark.browser,
@@ -59,7 +60,8 @@ def server(folders):
     """The classroom's server, with a teacher passcode."""
     env = {"CIFAR10_DATA_DIR": str(folders.data), "CIFAR10_CHECKPOINT_DIR": str(folders.checkpoints),
            "CIFAR10_TEACHER_PASSCODE": PASSCODE}
-    with StreamlitServer(env=env, ports=range(8661, 8680), log_path=folders.logs / "streamlit.log") as running:
+    server = StreamlitServer(env=env, ports=range(8661, 8680), log_path=folders.logs / "streamlit.log")
+    with server as running:
         yield running
 
 
@@ -327,7 +329,8 @@ def _local(host):
 
 def _refuse(what, target):
     with open(_LOG, "a") as log:
-        log.write(f"pid {{os.getpid()}}: {{what}} {{target!r}}\\n{{''.join(traceback.format_stack()[-8:-2])}}\\n")
+        stack = "".join(traceback.format_stack()[-8:-2])
+        log.write(f"pid {{os.getpid()}}: {{what}} {{target!r}}\\n{{stack}}\\n")
     raise OSError({errno!r}, f"refused by the test: {{what}} {{target!r}}")
 
 
@@ -385,8 +388,8 @@ def test_the_socket_guard_catches_streamlits_own_address_lookups(tmp_path):
     (a UDP connect to 8.8.8.8, an HTTP request to checkip.amazonaws.com) is refused and logged."""
     log = tmp_path / "outside-attempts.log"
     guard_sockets(tmp_path / "hooks", log)
-    subprocess.run([sys.executable, "-c", "from streamlit import net_util as n; "
-                    "print(n.get_internal_ip(), n.get_external_ip())"],
+    lookups = "from streamlit import net_util as n; print(n.get_internal_ip(), n.get_external_ip())"
+    subprocess.run([sys.executable, "-c", lookups],
                    env={**os.environ, "PYTHONPATH": str(tmp_path / "hooks")}, check=True, timeout=60)
     attempts = log.read_text()
     assert "connect ('8.8.8.8', 1)" in attempts, attempts
@@ -416,7 +419,23 @@ def test_a_classroom_server_looks_nothing_up_on_the_internet(open_tab, folders, 
         assert " 101 " not in cross_origin + " ", cross_origin  # ... and another site's page is refused
         expect(home.get_by_role("heading", name="How a CNN learns: CIFAR-10")).to_be_visible()
     attempts = log.read_text() if log.exists() else ""
-    assert attempts == "", f"the server tried to reach outside this computer:\n{attempts}"
+    assert not attempts, f"the server tried to reach outside this computer:\n{attempts}"
+
+
+def test_a_cross_origin_handshake_before_any_page_view_looks_nothing_up_either(folders, tmp_path):
+    """The same server, but another site's page knocks before anyone has opened the dashboard: no script
+    has run yet, so nothing the entry script sets up can have kept Streamlit's origin check offline."""
+    log = tmp_path / "outside-attempts.log"
+    armed = guard_sockets(tmp_path / "hooks", log)
+    env = {"CIFAR10_DATA_DIR": str(folders.data), "CIFAR10_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+           "PYTHONPATH": str(tmp_path / "hooks")}
+    with StreamlitServer(env=env, ports=range(8681, 8700), address="0.0.0.0",
+                         log_path=folders.logs / "streamlit-knocked-early.log") as server:
+        assert armed.exists(), "the sitecustomize.py that guards the sockets was not imported by the server"
+        cross_origin = websocket_handshake(server.port, f"http://elsewhere.example:{server.port}")
+        assert " 101 " not in cross_origin + " ", cross_origin
+    attempts = log.read_text() if log.exists() else ""
+    assert not attempts, f"the server tried to reach outside this computer:\n{attempts}"
 
 
 # --- 5. the config, from any working directory ---------------------------------------------------------
@@ -424,7 +443,9 @@ def test_a_classroom_server_looks_nothing_up_on_the_internet(open_tab, folders, 
 def test_the_config_beside_the_entry_script_holds_from_another_working_directory(open_tab, folders, tmp_path,
                                                                                    request):
     checkpoints = tmp_path / "checkpoints"  # the first test's run, else a tiny one trained here
-    source = folders.checkpoints if any(folders.checkpoints.iterdir()) else request.getfixturevalue("trained_dir")
+    source = folders.checkpoints
+    if not any(source.iterdir()):  # run on its own
+        source = request.getfixturevalue("trained_dir")
     shutil.copytree(source, checkpoints)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
