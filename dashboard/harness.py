@@ -46,9 +46,12 @@ class StreamlitServer:
     """`streamlit run dashboard/Home.py` on 127.0.0.1:<a free port of `ports`>, with `env` added."""
 
     def __init__(self, env=None, ports=range(8621, 8640), log_path=None, address="127.0.0.1", cwd=ROOT,
-                 extra_args=()):
+                 extra_args=(), classroom_command=False):
         """address: passed as --server.address (None: whatever the dashboard's config says); cwd: the folder
-        the server starts in (the entry script is given by its absolute path); extra_args: more flags."""
+        the server starts in (the entry script is given by its absolute path); extra_args: more flags;
+        classroom_command: start it as `python -m dashboard` (the README's classroom command) instead of
+        `streamlit run dashboard/Home.py`."""
+        self.classroom_command = classroom_command
         self.env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
         self.ports = ports
         self.log_path = log_path
@@ -63,8 +66,9 @@ class StreamlitServer:
     def start(self, timeout=60):
         """Start and wait until healthy; returns self. The log goes to log_path (else discarded)."""
         self.port = free_port(self.ports)
-        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "Home.py"),
-                   "--server.headless", "true", "--server.port", str(self.port),
+        launcher = (["-m", "dashboard"] if self.classroom_command else
+                    ["-m", "streamlit", "run", str(ROOT / "dashboard" / "Home.py")])
+        command = [sys.executable, *launcher, "--server.headless", "true", "--server.port", str(self.port),
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *self.extra_args]
         if self.address is not None:
             command += ["--server.address", self.address]

@@ -403,7 +403,7 @@ def test_a_classroom_server_looks_nothing_up_on_the_internet(open_tab, folders, 
     env = {"CIFAR10_DATA_DIR": str(folders.data), "CIFAR10_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
            "PYTHONPATH": str(hooks)}
     # The README's classroom command: every interface, headless (the harness always passes headless).
-    server = StreamlitServer(env=env, ports=range(8681, 8700), address="0.0.0.0",
+    server = StreamlitServer(env=env, ports=range(8681, 8700), address="0.0.0.0", classroom_command=True,
                              log_path=folders.logs / "streamlit-classroom-command.log")
     with server:
         assert armed.exists(), "the sitecustomize.py that guards the sockets was not imported by the server"
@@ -424,12 +424,12 @@ def test_a_classroom_server_looks_nothing_up_on_the_internet(open_tab, folders, 
 
 def test_a_cross_origin_handshake_before_any_page_view_looks_nothing_up_either(folders, tmp_path):
     """The same server, but another site's page knocks before anyone has opened the dashboard: no script
-    has run yet, so nothing the entry script sets up can have kept Streamlit's origin check offline."""
+    has run yet; the classroom command (`python -m dashboard`) has kept Streamlit offline from its start."""
     log = tmp_path / "outside-attempts.log"
     armed = guard_sockets(tmp_path / "hooks", log)
     env = {"CIFAR10_DATA_DIR": str(folders.data), "CIFAR10_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
            "PYTHONPATH": str(tmp_path / "hooks")}
-    with StreamlitServer(env=env, ports=range(8681, 8700), address="0.0.0.0",
+    with StreamlitServer(env=env, ports=range(8681, 8700), address="0.0.0.0", classroom_command=True,
                          log_path=folders.logs / "streamlit-knocked-early.log") as server:
         assert armed.exists(), "the sitecustomize.py that guards the sockets was not imported by the server"
         cross_origin = websocket_handshake(server.port, f"http://elsewhere.example:{server.port}")
