@@ -22,21 +22,15 @@ from collections import namedtuple
 
 import psutil
 import pytest
+from browser_actions import (BROWSER_MARKS, SLOW, button, expect, fresh, keyed, open_page, set_number, sync_api,
+                             wait_until_idle)
+from dashboard.harness import Relay, StreamlitServer, launch_chromium
 from tiny_cifar import write_cifar_folder
 
-from dashboard.harness import CHROMIUM, Relay, StreamlitServer, launch_chromium
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason=f"needs Debian's chromium at {CHROMIUM} (apt install chromium)"),
-]
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (requirements-dev.txt)")
-expect = sync_api.expect
+pytestmark = BROWSER_MARKS
 
 STEPS, BATCH, EVAL_EVERY, CHECKPOINT_EVERY = 100_000, 32, 25, 50  # a run that outlasts the test: it stops it
 PASSCODE = "owl-42"
-SLOW = 90_000  # ms: the first visit to a page that imports TensorFlow, on 2 busy cores
 STUDENT = "127.0.0.7"
 CONTROLS = ("train_start", "train_pause", "train_resume", "train_stop", "train_fresh")
 ANALYSIS_PAGES = ("Dataset", "Augmentation", "Filters", "Feature maps", "Confusion matrix")
@@ -112,31 +106,6 @@ def open_tab(request, browser, folders):
 
 # --- driving a tab (the patterns of tests/test_browser.py) ---------------------------------------------
 
-def keyed(page, key):
-    """The element drawn with `key`, from the latest run (a rerun keeps the previous elements on screen,
-    marked stale, until it has drawn their replacements)."""
-    return page.locator(f'.st-key-{key}:not([data-stale="true"])')
-
-
-def fresh(page, testid):
-    """Elements with this data-testid from the latest run."""
-    return page.locator(f'[data-stale="false"] [data-testid="{testid}"]')
-
-
-def button(page, key):
-    return keyed(page, key).get_by_role("button")
-
-
-def wait_until_idle(page):
-    """Until the run started by the last action has finished (no 'Running…' indicator, nothing stale)."""
-    page.wait_for_timeout(300)  # the run starts a moment after the action that triggers it
-    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=SLOW)
-    expect(page.locator('[data-stale="true"]')).to_have_count(0)
-
-
-def open_page(page, label):
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=label, exact=True).click()
-
 
 def sidebar(page):
     return page.get_by_test_id("stSidebar")
@@ -156,13 +125,6 @@ def assert_no_controls(page):
         expect(keyed(page, key)).to_have_count(0)
     expect(page.get_by_role("button", name="Start", exact=True)).to_have_count(0)
     expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0)
-
-
-def set_number(page, key, value):
-    field = keyed(page, key).locator("input")
-    field.fill(str(value))
-    field.press("Enter")
-    expect(field).to_have_value(str(value))
 
 
 def prepare_a_short_run(teacher):
