@@ -291,7 +291,7 @@ def test_with_many_browsers_watching_each_redraws_less_often(job, monkeypatch):
         assert job.status().state == "running", job.status().message
         threading.Event().wait(0.1)
     job.pause()  # still a run: its page keeps redrawing
-    first, second = open_page(TRAIN), open_page(TRAIN)
+    first, _second = open_page(TRAIN), open_page(TRAIN)
     assert "browsers are watching" not in texts(first.caption)  # one or two: every second
     open_page(TRAIN)
     first.run()
@@ -336,3 +336,15 @@ def test_a_failed_run_shows_its_message(monkeypatch, folders, tmp_path):
     at.run()
     assert not at.exception
     assert "Training failed" in texts(at.error)
+
+
+def test_when_the_dataset_has_gone_the_failed_run_still_says_why(monkeypatch, folders, tmp_path):
+    gone = tmp_path / "gone"
+    failing = use_job(monkeypatch, training_job.TrainingJob(folders, data_dir=gone))
+    failing.start(tiny_config())
+    assert failing.wait(timeout=120) and failing.status().state == "failed"
+    monkeypatch.setenv("CIFAR10_DATA_DIR", str(gone))  # the pages cannot find it either
+    at = open_page(TRAIN)
+    assert not at.exception
+    assert "Training failed" in texts(at.error) and str(gone) in texts(at.error)
+    assert "not on this computer yet" in texts(at.info)
