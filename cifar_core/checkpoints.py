@@ -514,7 +514,7 @@ def _offer_previous(path):
         if _first_damaged_file(checkpoint) is None:
             return (f"the previous valid checkpoint is {checkpoint.path} (step {checkpoint.step}); "
                     f"move {path} aside to resume from it")
-    return f"no earlier valid checkpoint exists; move {path} aside and start fresh"
+    return f"no earlier valid checkpoint exists; move {path} aside and start a new run"
 
 
 def _first_damaged_file(checkpoint):

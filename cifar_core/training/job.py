@@ -111,7 +111,7 @@ class TrainingJob:
             if self._thread is not None and self._thread.is_alive():
                 state = self._progress.status.state
                 if state == "paused":
-                    return False, "The run is paused: press Resume to go on."
+                    return False, "The run is paused: resume it to go on."
                 return False, "Training is already running; pause or stop it first."
             plan = self._plan(config, fresh, extra_steps)
             self._stop.clear()
