@@ -66,6 +66,7 @@ from playwright.sync_api import sync_playwright
 
 from cifar_core import checkpoints  # no TensorFlow
 from dashboard.harness import StreamlitServer, launch_chromium
+from dashboard.ui import words
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,10 +139,10 @@ def confusion_visit(page):
                  lambda: page.locator(f"{fresh('cm_chart')} .heatmaplayer image").wait_for(timeout=TIMEOUT))
 
 
-GALLERY_DONE = """([trueName, predName, n]) => {
+GALLERY_DONE = """([sentence, n]) => {
   const drawn = e => !e.closest('[data-stale="true"]');  // by this run, not left over from the last one
   const said = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
-    .some(e => drawn(e) && e.innerText.includes(`test images are ${trueName}s called ${predName} (`));
+    .some(e => drawn(e) && e.innerText.includes(sentence));
   const captions = [...document.querySelectorAll('figure.pixels figcaption')]
     .filter(c => drawn(c) && /^\\d+% · #\\d+$/.test(c.innerText.trim()));
   return said && captions.length === n && captions.every(c => {
@@ -163,8 +164,10 @@ def cell_clicks(page, count):
         area = page.locator(f"{fresh('cm_chart')} .nsewdrag").bounding_box()  # columns/rows -0.5..9.5
         x = area["x"] + (predicted + 0.5) * area["width"] / 10
         y = area["y"] + (true + 0.5) * area["height"] / 10
+        sentence = (f"of {words.plural(names[true])} are" if images > 1 else f"of {words.with_article(names[true])} is") \
+            + f" called {names[predicted]} ("  # the gallery's sentence, as the page words it
         samples.append(timed(lambda: page.mouse.click(x, y), lambda: wait_fn(
-            page, GALLERY_DONE, [names[true], names[predicted], min(images, GALLERY_SIZE)])))
+            page, GALLERY_DONE, [sentence, min(images, GALLERY_SIZE)])))
     return samples
 
 

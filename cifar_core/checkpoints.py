@@ -18,7 +18,7 @@ kill at any moment leaves the latest complete checkpoint loadable.
 
 Everything in a checkpoint folder is outside input (a copied folder, a hand edit, a full disk):
 - meta.json is checked against its schema whenever a checkpoint is opened or listed
-  (`_check_meta`); one that fails makes the checkpoint *damaged*. `scan_checkpoints` returns the
+  (checkpoint_files.py); one that fails makes the checkpoint *damaged*. `scan_checkpoints` returns the
   valid ones and the damaged ones with their reasons; `list_checkpoints` / `latest_checkpoint` return
   the valid ones only. Nothing is skipped silently, and nothing damaged is ever deleted or overwritten:
   pruning spares it, and a save of its step first moves it aside (`Checkpoint.moved_aside` says where).
@@ -29,10 +29,7 @@ Every failure is a CheckpointError naming the file and what to do, offering the 
 
 Listing needs no TensorFlow (the Home page reads it before TF is imported).
 """
-import dataclasses
-import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -45,27 +42,19 @@ from pathlib import Path
 import filelock
 import numpy as np
 
-from cifar_core.config import Distortions, ModelConfig, TrainConfig
+from cifar_core.config import TrainConfig
+from cifar_core.checkpoint_files import (HISTORY, MAX_HISTORY_BYTES, META, OPTIMIZER, PREFIX, WEIGHTS, Damaged,
+                                         check_meta, load_meta, read_plain, sha256, why)
+from cifar_core.checkpoint_files import REQUIRED_FILES  # noqa: F401  (part of this module's API, as before)
 
 DEFAULT_DIR = Path("checkpoints")
-PREFIX = "ckpt-"
 TMP_PREFIX = ".tmp-"
 DAMAGED_MARK = ".damaged-"  # ckpt-00000900.damaged-<time>: moved aside by a save of step 900
-WEIGHTS, OPTIMIZER, META, HISTORY = "model.weights.h5", "optimizer.npz", "meta.json", "history.json"
-REQUIRED_FILES = (WEIGHTS, OPTIMIZER, HISTORY)  # "sha256" must cover these: nothing is loaded unverified
-MAX_META_BYTES = 1 << 20        # meta.json is a few KB; a huge one is not a checkpoint's
-MAX_HISTORY_BYTES = 256 << 20   # 10 million steps of history fit; a bigger file would only fill the memory
-_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # a plain name inside the folder: no "/", "\\" or ":"
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _CANONICAL = re.compile(re.escape(PREFIX) + r"([0-9]{8,})")
 
 
 class CheckpointError(Exception):
     """A checkpoint that cannot be used; the message names the file and what to do."""
-
-
-class _Damaged(Exception):
-    """Why a folder named like a checkpoint cannot be used (a DamagedCheckpoint or a CheckpointError)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +91,7 @@ class Checkpoint:
         path = Path(path)
         try:
             return _examine(path)
-        except _Damaged as e:
+        except Damaged as e:
             raise CheckpointError(f"checkpoint {path} is damaged: {e}; {_offer_previous(path)}") from None
 
     @property
@@ -143,11 +132,11 @@ class Checkpoint:
         """The metrics history saved with it: {"steps": [...], "batch_accuracy": [...], ...}."""
         file = self.path / HISTORY
         try:
-            history = json.loads(_read_plain(file, MAX_HISTORY_BYTES))
+            history = json.loads(read_plain(file, MAX_HISTORY_BYTES))
             if not (isinstance(history, dict) and all(isinstance(v, list) for v in history.values())):
                 raise ValueError("not an object of metric lists")
         except (OSError, ValueError, RecursionError) as e:
-            raise CheckpointError(f"checkpoint file {file} is unreadable ({_why(e)}); "
+            raise CheckpointError(f"checkpoint file {file} is unreadable ({why(e)}); "
                                   f"{_offer_previous(self.path)}") from None
         return history
 
@@ -159,11 +148,11 @@ class Checkpoint:
         if digest is None:
             return None
         try:
-            if _sha256(self.path / file) != digest:
+            if sha256(self.path / file) != digest:
                 raise ValueError("checksum mismatch")
             return np.load(self.path / file, allow_pickle=False)
         except (OSError, ValueError) as e:
-            raise CheckpointError(f"checkpoint file {self.path / file} is missing or damaged ({_why(e)}); "
+            raise CheckpointError(f"checkpoint file {self.path / file} is missing or damaged ({why(e)}); "
                                   f"{_offer_previous(self.path)}") from None
 
     def verify(self):
@@ -205,7 +194,7 @@ def scan_checkpoints(folder=DEFAULT_DIR):
     for path in _entries(folder):
         try:
             valid.append(_examine(path))
-        except _Damaged as e:
+        except Damaged as e:
             damaged.append(DamagedCheckpoint(path, str(e)))
     return sorted(valid, key=lambda checkpoint: checkpoint.step), damaged
 
@@ -229,7 +218,7 @@ def _entries(folder):
     except FileNotFoundError:
         return []
     except OSError as e:
-        raise CheckpointError(f"checkpoint folder {folder} cannot be read ({_why(e)}); check its permissions "
+        raise CheckpointError(f"checkpoint folder {folder} cannot be read ({why(e)}); check its permissions "
                               "or choose another checkpoint folder") from None
 
 
@@ -239,25 +228,25 @@ def _a_file_message(folder):
 
 
 def _examine(path):
-    """The Checkpoint in folder `path`, or _Damaged saying what is wrong with it."""
+    """The Checkpoint in folder `path`, or Damaged saying what is wrong with it."""
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        raise _Damaged("it does not exist") from None
+        raise Damaged("it does not exist") from None
     except OSError as e:
-        raise _Damaged(f"it cannot be read ({_why(e)})") from None
+        raise Damaged(f"it cannot be read ({why(e)})") from None
     if stat.S_ISLNK(mode):  # pruning and saving must never reach through a link to elsewhere
-        raise _Damaged("it is a symbolic link, not a checkpoint folder")
+        raise Damaged("it is a symbolic link, not a checkpoint folder")
     if not stat.S_ISDIR(mode):
-        raise _Damaged("it is a file, not a checkpoint folder")
+        raise Damaged("it is a file, not a checkpoint folder")
     original, mark, _ = path.name.partition(DAMAGED_MARK)
     if mark:
-        raise _Damaged(f"moved aside when its step was saved again, because {_why_moved(path, original)}")
+        raise Damaged(f"moved aside when its step was saved again, because {_why_moved(path, original)}")
     step = _canonical_step(path.name)
     if step is None:
-        raise _Damaged(f"its name is not {PREFIX} followed by an 8-digit step")
-    meta = _load_meta(path)
-    _check_meta(meta, step, path)
+        raise Damaged(f"its name is not {PREFIX} followed by an 8-digit step")
+    meta = load_meta(path)
+    check_meta(meta, step, path)
     return Checkpoint(path, meta)
 
 
@@ -267,8 +256,8 @@ def _why_moved(path, original):
     if step is None:
         return f"its name is not {PREFIX} followed by an 8-digit step"
     try:
-        _check_meta(_load_meta(path), step, path)
-    except _Damaged as e:
+        check_meta(load_meta(path), step, path)
+    except Damaged as e:
         return str(e)
     return "a file failed its checksum"
 
@@ -276,151 +265,6 @@ def _why_moved(path, original):
 def _canonical_step(name):
     match = _CANONICAL.fullmatch(name)
     return int(match.group(1)) if match and name == f"{PREFIX}{int(match.group(1)):08d}" else None
-
-
-# --- meta.json's schema ----------------------------------------------------------------
-
-def _load_meta(path):
-    try:
-        return json.loads(_read_plain(path / META, MAX_META_BYTES))
-    except FileNotFoundError:
-        raise _Damaged(f"{META} is missing") from None
-    except OSError as e:
-        raise _Damaged(f"{META} cannot be read ({_why(e)})") from None
-    except (ValueError, RecursionError) as e:  # RecursionError: a deeply nested document
-        raise _Damaged(f"{META} is not valid JSON ({_why(e)})") from None
-
-
-def _check_meta(meta, step, path):
-    """_Damaged naming the first field of `meta` that a checkpoint of `step` in folder `path` cannot have."""
-    if not isinstance(meta, dict):
-        raise _Damaged(f"{META} holds {_show(meta)}, not an object")
-    if not _is_count(meta.get("step")):
-        raise _Damaged(_field(meta, "step", "not a step (a whole number, 0 or more)"))
-    if meta["step"] != step:
-        raise _Damaged(f'{META} has "step": {meta["step"]}, but the folder is {PREFIX}{step:08d}')
-    if not _is_number(meta.get("saved_at")):
-        raise _Damaged(_field(meta, "saved_at", "not a time (seconds since the epoch)"))
-    accuracy = meta.get("test_accuracy")
-    if accuracy is not None and not (_is_number(accuracy) and 0 <= accuracy <= 1):
-        raise _Damaged(_field(meta, "test_accuracy", "neither null nor an accuracy from 0 to 1"))
-    _check_config(meta.get("config"))
-    _check_run(meta.get("run"))
-    _check_checksums(meta, path)
-
-
-def _check_config(config):
-    # The pages and the job call TrainConfig.from_dict on it at any time: it must not fail there.
-    if not isinstance(config, dict):
-        raise _Damaged(f'{META} has "config": {_show(config)}, not an object of settings')
-    for key, kind in (("distortions", Distortions), ("model", ModelConfig)):
-        nested = config.get(key, {})
-        if not isinstance(nested, dict):
-            raise _Damaged(f'{META} has "config.{key}": {_show(nested)}, not an object of settings')
-        unknown = sorted(set(nested) - {f.name for f in dataclasses.fields(kind)})
-        if unknown:
-            raise _Damaged(f'{META} has an unknown setting "config.{key}.{unknown[0]}"')
-    try:
-        parsed = TrainConfig.from_dict(config)
-    except Exception as e:  # noqa: BLE001  from_dict trusts its input: whatever it raises, this is no config
-        raise _Damaged(f'{META} has a "config" that is not a TrainConfig ({_why(e)})') from None
-    _check_kind(dataclasses.asdict(parsed), dataclasses.asdict(TrainConfig()), "config")
-
-
-def _check_kind(value, default, where):
-    """_Damaged unless `value` has the kind of `default` (asdict of a config: dicts, tuples, plain values)."""
-    if isinstance(default, dict):
-        for key, inner in default.items():
-            _check_kind(value[key], inner, f"{where}.{key}")
-    elif isinstance(default, tuple):
-        if not (isinstance(value, tuple) and len(value) == len(default)):
-            raise _Damaged(f'{META} has "{where}": {_show(value)}, not {len(default)} numbers')
-        for i, (item, inner) in enumerate(zip(value, default)):
-            _check_kind(item, inner, f"{where}[{i}]")
-    elif not _same_kind(value, default):
-        raise _Damaged(f'{META} has "{where}": {_show(value)}, not {_KIND_NAMES[type(default)]}')
-
-
-_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
-
-
-def _same_kind(value, default):
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return _is_number(value)
-    return isinstance(value, type(default))
-
-
-def _check_run(run):
-    if run is None:  # saved before runs kept their schedule (Checkpoint.run has a default)
-        return
-    if not (isinstance(run, dict) and set(run) == {"schedule_start", "target_step"}
-            and all(_is_count(v) for v in run.values())):
-        raise _Damaged(f'{META} has "run": {_show(run)}, not {{"schedule_start": step, "target_step": step}}')
-
-
-def _check_checksums(meta, path):
-    # Mandatory and exact: every file loaded is verified first, and only the checkpoint's own plain files
-    # are ever hashed (a "sha256" entry naming /dev/zero made `evaluate` hash forever).
-    if "sha256" not in meta:
-        raise _Damaged(f'{META} has no "sha256": its files cannot be verified')
-    sums = meta["sha256"]
-    if not isinstance(sums, dict):
-        raise _Damaged(f'{META} has "sha256": {_show(sums)}, not an object of file checksums')
-    for name in REQUIRED_FILES:
-        if name not in sums:
-            raise _Damaged(f'{META}\'s "sha256" does not cover {name}')
-    for name, digest in sums.items():
-        if not _FILE_NAME.fullmatch(name) or ".." in name:
-            raise _Damaged(f'{META}\'s "sha256" names {_show(name)}, which is not a file of this checkpoint')
-        if not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
-            raise _Damaged(f'{META}\'s "sha256" has {_show(digest)} for {name}, not a SHA-256 digest')
-        why = _not_a_plain_file(path / name)
-        if why:
-            raise _Damaged(f'{META}\'s "sha256" names {name}, which {why}')
-
-
-def _not_a_plain_file(file):
-    """Why `file` is not a plain file of its own (missing, a link, a folder, a device...), or None."""
-    try:
-        mode = os.lstat(file).st_mode
-    except FileNotFoundError:
-        return "is missing"
-    except OSError as e:
-        return f"cannot be read ({_why(e)})"
-    if stat.S_ISLNK(mode):
-        return "is a symbolic link, not a file of its own"
-    return None if stat.S_ISREG(mode) else "is not a plain file"
-
-
-def _field(meta, key, expected):
-    if key not in meta:
-        return f'{META} has no "{key}"'
-    return f'{META} has "{key}": {_show(meta[key])}, {expected}'
-
-
-def _is_count(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _show(value, limit=60):
-    """`value` as JSON, cut short: a reason quotes what it found, never a whole hostile document."""
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _why(error):
-    return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
 
 # --- saving --------------------------------------------------------------------------------
@@ -449,7 +293,7 @@ def save_checkpoint(folder, model, optimizer, step, config, history, test_accura
             files.append(f"{name}.npy")
         meta = {"step": int(step), "saved_at": time.time(), "test_accuracy": test_accuracy,
                 "config": json.loads(config.to_json()), "run": run,
-                "sha256": {name: _sha256(tmp / name) for name in files}}
+                "sha256": {name: sha256(tmp / name) for name in files}}
         (tmp / META).write_text(json.dumps(meta))
         _fsync_tree(tmp)
         moved = _move_aside_if_damaged(final)
@@ -474,7 +318,7 @@ def _move_aside_if_damaged(final):
         if damaged is None:
             return None
         reason = f"{damaged[0]} is missing or damaged ({damaged[1]})"
-    except _Damaged as e:
+    except Damaged as e:
         reason = str(e)
     aside = _free_name(final, time.strftime("%Y%m%d-%H%M%S"))
     os.replace(final, aside)
@@ -521,48 +365,16 @@ def _first_damaged_file(checkpoint):
     """(name, why) of the first file of `checkpoint` that is missing or fails its checksum, or None."""
     for name, digest in checkpoint.meta["sha256"].items():
         try:
-            if _sha256(checkpoint.path / name) != digest:
+            if sha256(checkpoint.path / name) != digest:
                 return name, "checksum mismatch"
         except (OSError, ValueError) as e:
-            return name, _why(e)
+            return name, why(e)
     return None
 
 
 def _step_of(path):
     step = _canonical_step(path.name.partition(DAMAGED_MARK)[0])
     return 1 << 62 if step is None else step  # not a checkpoint's name: every valid one is earlier
-
-
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)  # absent on Windows
-               | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))  # a FIFO must not block the open
-
-
-def _open_plain(file):
-    """`file` opened for binary reading; OSError unless it is a plain file (a link to /dev/zero, or a FIFO,
-    would have a reader hash or wait forever)."""
-    if os.path.islink(file):
-        raise OSError("a symbolic link, not a file of its own")
-    fd = os.open(file, _OPEN_FLAGS)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError("not a plain file")
-    return os.fdopen(fd, "rb")
-
-
-def _read_plain(file, limit):
-    with _open_plain(file) as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(f"larger than {limit >> 20} MiB")
-    return data.decode("utf-8")
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with _open_plain(path) as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_tree(folder):
@@ -599,7 +411,7 @@ class WriterLock:
                                       "process; stop it or choose another checkpoint folder") from None
             except OSError as e:
                 raise CheckpointError(f"checkpoint folder {self.folder} cannot be locked for writing "
-                                      f"({_why(e)}); check its permissions or choose another checkpoint "
+                                      f"({why(e)}); check its permissions or choose another checkpoint "
                                       "folder") from None
             _held.add(self.folder)
             self._file_lock = lock
@@ -620,5 +432,5 @@ def _make_folder(folder):
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise CheckpointError(f"checkpoint folder {folder} cannot be made ({_why(e)}); choose another "
+        raise CheckpointError(f"checkpoint folder {folder} cannot be made ({why(e)}); choose another "
                               "checkpoint folder") from None
