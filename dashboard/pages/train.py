@@ -10,8 +10,9 @@ from cifar_core.training.job import describe_settings
 from dashboard.figures.curves import accuracy_figure, loss_figure
 from dashboard.ui import loaders, navigation, roles, run_controls, state, words
 
-# The status redraws every second while a run goes (less often with many browsers watching: redraw_seconds),
-# and every IDLE_SECONDS while none does, so that a run started anywhere shows everywhere; the charts every
+# The status redraws every second while a run goes (less often with many browsers watching: redraw_seconds);
+# while none does, the page checks every IDLE_SECONDS, so that a run started anywhere shows everywhere, and
+# redraws only when something changed; the charts every
 # CHART_SECONDS times that: each chart redraw costs every watching browser ~0.12 s of CPU, a status one ~0.06
 # (benchmarks/dashboard_budgets.py measures the effect on training).
 CHART_SECONDS = 3.0
@@ -106,14 +107,17 @@ def redraw_seconds(watchers):
 
 
 def draw_live_status(job, shown, every):
-    """The status, redrawn every `every` seconds. The rest of the page is redrawn only when something it shows
-    changes: the run's state or its last control, the checkpoints, or the audience."""
+    """Every `every` seconds: the whole page again if something it shows has changed (the run's state or its
+    last control, the checkpoints, or the audience); else, while a run goes, the status. While none goes,
+    it draws nothing: a check that changes nothing costs the browsers nothing."""
     status = job.status()
     saved = checkpoints.list_checkpoints(loaders.checkpoint_dir())  # oldest first
     watchers = state.train_page_watchers(every)
     if (status.state, status.changed_at, [c.path for c in saved]) != shown or \
             (status.active and redraw_seconds(watchers) != every):
         st.rerun()
+    if not status.active:
+        return
     draw_status(status, saved[-1] if saved else None)
     if status.active and every > 1:
         st.caption(f"{watchers} browsers are watching this run: each one redraws every {every:g} seconds (the "
@@ -147,6 +151,8 @@ else:
             "trains. Every other page is yours to explore.")
 run_controls.draw_notices()
 every = redraw_seconds(state.train_page_watchers(1.0)) if status.active else IDLE_SECONDS
+if not status.active:
+    draw_status(status, saved[-1] if saved else None)  # drawn once; the fragment below only checks
 st.fragment(draw_live_status, run_every=every)(job, (status.state, status.changed_at, [c.path for c in saved]),
                                               every)
 st.fragment(draw_live_charts, run_every=CHART_SECONDS * every if status.active else None)(job)
