@@ -53,17 +53,20 @@ def draw_charts(history):
     loss.plotly_chart(loss_figure(history), key="train_loss_chart")
 
 
-def draw_status(status, latest):
+def draw_status(status, latest, teacher=False):
     if status.state == "failed":
         st.error(status.message)
     elif status.state == "idle":
         step, target = (latest.step, latest.run[1]) if latest else (0, 0)
+        how = "" if not teacher else (" Start trains a new one from step 0." if latest is None else
+                                      f" Start goes on to step {target:,}." if step < target else
+                                      " Start trains as many more iterations as set above.")
         if latest is None:
-            st.markdown("**No run yet.** Start trains a new one from step 0.")
+            st.markdown(f"**No run yet.**{how}")
         elif step < target:
-            st.markdown(f"**Stopped at step {step:,} of {target:,}.** Start goes on to step {target:,}.")
+            st.markdown(f"**Stopped at step {step:,} of {target:,}.**{how}")
         else:
-            st.markdown(f"**Finished at step {step:,}.** Start trains the steps set below, more.")
+            st.markdown(f"**Finished at step {step:,}.**{how}")
     else:
         st.markdown(status.message)
     for warning in status.warnings:
@@ -152,7 +155,7 @@ else:
 run_controls.draw_notices()
 every = redraw_seconds(state.train_page_watchers(1.0)) if status.active else IDLE_SECONDS
 if not status.active:
-    draw_status(status, saved[-1] if saved else None)  # drawn once; the fragment below only checks
+    draw_status(status, saved[-1] if saved else None, teacher)  # drawn once; the fragment below only checks
 st.fragment(draw_live_status, run_every=every)(job, (status.state, status.changed_at, [c.path for c in saved]),
                                               every)
 st.fragment(draw_live_charts, run_every=CHART_SECONDS * every if status.active else None)(job)
