@@ -18,7 +18,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
-from cifar_core import checkpoints, data, download, runs  # noqa: E402
+from cifar_core import archive, checkpoints, data, download, runs  # noqa: E402
 from cifar_core.config import PRESETS, preset  # noqa: E402
 
 
@@ -61,7 +61,7 @@ def main(argv=None):
 def run_download(args):
     bar = TerminalBar("CIFAR-10")
     if args.archive:
-        folder = download.install_archive(args.archive, args.data_dir, progress=bar)
+        folder = archive.install_archive(args.archive, args.data_dir, progress=bar)
     else:
         folder = download.download(args.data_dir, progress=bar)
     bar.close()

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from cifar_core import data, download
+from cifar_core.archive import install_archive
 from cifar_core.data import BATCH_FOLDER, DataError, DatasetNotFound
 from tiny_cifar import CLASS_NAMES, rewrite_batch, write_cifar_folder
 
@@ -222,7 +223,7 @@ def test_good_archive_installs_atomically_and_loads(folder, tmp_path):
     archive = make_archive(tmp_path / "cifar-10-python.tar.gz", folder)
     calls = []
     target = tmp_path / "target"
-    installed = download.install_archive(archive, target, progress=lambda d, t: calls.append((d, t)),
+    installed = install_archive(archive, target, progress=lambda d, t: calls.append((d, t)),
                                      expected_md5=md5(archive))
     assert installed == (target / BATCH_FOLDER).resolve()
     assert leftovers(target) == [BATCH_FOLDER]  # no temporaries
@@ -234,10 +235,10 @@ def test_good_archive_installs_atomically_and_loads(folder, tmp_path):
 def test_reinstall_replaces_the_dataset_and_reload_sees_it(tmp_path):
     target = tmp_path / "target"
     small = make_archive(tmp_path / "a.tar.gz", write_cifar_folder(tmp_path / "a", 1, 1))
-    download.install_archive(small, target, expected_md5=None)
+    install_archive(small, target, expected_md5=None)
     assert len(data.load_dataset(target).train_labels) == 10
     bigger = make_archive(tmp_path / "b.tar.gz", write_cifar_folder(tmp_path / "b", 3, 1))
-    download.install_archive(bigger, target, expected_md5=None)
+    install_archive(bigger, target, expected_md5=None)
     assert len(data.load_dataset(target).train_labels) == 30
     assert leftovers(target) == [BATCH_FOLDER]
 
@@ -257,17 +258,17 @@ def test_unsafe_member_refuses_the_whole_archive_and_leaves_nothing(folder, tmp_
     archive = make_archive(tmp_path / "evil.tar.gz", folder, lambda tar: add_bytes(tar, member, **attrs))
     target = tmp_path / "target"
     with pytest.raises(DataError, match=f"evil.tar.gz: refused.*{member}"):
-        download.install_archive(archive, target, expected_md5=None)
+        install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == []
     assert not (tmp_path / "escaped.txt").exists() and not Path(ABSOLUTE).exists()
 
 
 def test_refused_archive_leaves_an_existing_dataset_untouched(folder, tmp_path):
     target = tmp_path / "target"
-    download.install_archive(make_archive(tmp_path / "good.tar.gz", folder), target, expected_md5=None)
+    install_archive(make_archive(tmp_path / "good.tar.gz", folder), target, expected_md5=None)
     evil = make_archive(tmp_path / "evil.tar.gz", folder, lambda tar: add_bytes(tar, "../x"))
     with pytest.raises(DataError):
-        download.install_archive(evil, target, expected_md5=None)
+        install_archive(evil, target, expected_md5=None)
     assert leftovers(target) == [BATCH_FOLDER]
     assert len(data.load_dataset(target).test_labels) == 100
 
@@ -277,7 +278,7 @@ def test_bad_checksum_names_both_hashes_and_leaves_nothing(folder, tmp_path):
     target = tmp_path / "target"
     wrong = "0" * 32
     with pytest.raises(DataError, match=f"cifar-10-python.tar.gz: MD5 is {md5(archive)}, expected {wrong}"):
-        download.install_archive(archive, target, expected_md5="0" * 32)
+        install_archive(archive, target, expected_md5="0" * 32)
     assert not target.exists() or leftovers(target) == []
 
 
@@ -286,7 +287,7 @@ def test_truncated_archive_is_refused_and_leaves_nothing(folder, tmp_path):
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
     target = tmp_path / "target"
     with pytest.raises(DataError, match="cut.tar.gz: cannot extract"):
-        download.install_archive(archive, target, expected_md5=None)
+        install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == []
 
 
@@ -296,7 +297,7 @@ def test_archive_with_malicious_batch_is_refused_and_leaves_nothing(folder, tmp_
     archive = make_archive(tmp_path / "evil.tar.gz", folder)
     target = tmp_path / "target"
     with pytest.raises(DataError, match=f"evil.tar.gz/{BATCH_FOLDER}/test_batch: refused pickle global"):
-        download.install_archive(archive, target, expected_md5=None)
+        install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == [] and not marker.exists()
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from cifar_core import data, download
+from cifar_core.archive import install_archive
 from cifar_core.data import BATCH_FOLDER, DataError
 from test_data import add_bytes, http_server, isolated, leftovers, make_archive  # noqa: F401 (autouse)
 from tiny_cifar import Reduce, array_by_hand, rewrite_batch, write_cifar_folder
@@ -166,7 +167,7 @@ def test_an_archive_installs_only_the_dataset_files(folder, tmp_path):
         add_bytes(tar, f"{BATCH_FOLDER}/sub/data_batch_1", b"x")
     archive = make_archive(tmp_path / "repacked.tar.gz", folder, extra)
     target = tmp_path / "target"
-    installed = download.install_archive(archive, target, expected_md5=None)
+    installed = install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == [BATCH_FOLDER]
     assert leftovers(installed) == sorted(data.OFFICIAL_FILE_MD5)
     assert len(data.load_dataset(target).train_labels) == 200
@@ -183,7 +184,7 @@ def test_an_oversized_member_is_refused_from_its_header_before_it_is_read(folder
     target = tmp_path / "target"
     with pytest.raises(DataError, match=f"bomb.tar.gz: member '{member}' is {size:,} bytes, more than any "
                                         "CIFAR-10 file can be.*nothing was installed"):
-        download.install_archive(archive, target, expected_md5=None)
+        install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == []
 
 
@@ -192,11 +193,11 @@ def test_sparse_members_and_oversized_headers_are_refused(folder, tmp_path):
     sparse = make_archive(tmp_path / "sparse.tar.gz", folder,
                           lambda tar: add_bytes(tar, "bomb.bin", type=tarfile.GNUTYPE_SPARSE))
     with pytest.raises(DataError, match=r"sparse.tar.gz: refused sparse member 'bomb.bin'"):
-        download.install_archive(sparse, target, expected_md5=None)
+        install_archive(sparse, target, expected_md5=None)
     # tarfile reads a pax header whole, before the member it describes is seen.
     pax = make_archive(tmp_path / "pax.tar.gz", folder, oversized("././@PaxHeader", 50_000_000, tarfile.XHDTYPE))
     with pytest.raises(DataError, match=r"pax.tar.gz: refused an extended header of 50,000,000 bytes"):
-        download.install_archive(pax, target, expected_md5=None)
+        install_archive(pax, target, expected_md5=None)
     assert leftovers(target) == []
 
 
@@ -207,24 +208,24 @@ def test_an_archive_of_too_many_members_or_bytes_is_refused(folder, tmp_path, mo
     archive = make_archive(tmp_path / "many.tar.gz", folder, extra)
     target = tmp_path / "target"
     with pytest.raises(DataError, match=r"many.tar.gz: refused more than 256 entries"):
-        download.install_archive(archive, target, expected_md5=None)
+        install_archive(archive, target, expected_md5=None)
 
     # Each member under its cap, together over what CIFAR-10 can be (here: the tiny one, less 1).
-    monkeypatch.setattr(download, "_MAX_MEMBERS_BYTES", sum(p.stat().st_size for p in folder.iterdir()) - 1)
+    monkeypatch.setattr("cifar_core.archive._MAX_MEMBERS_BYTES", sum(p.stat().st_size for p in folder.iterdir()) - 1)
     archive = make_archive(tmp_path / "again.tar.gz", folder)
     with pytest.raises(DataError, match=r"again.tar.gz: its members add up to more than"):
-        download.install_archive(archive, target, expected_md5=None)
+        install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == []
 
 
 def test_running_out_of_memory_while_installing_is_a_data_error(folder, tmp_path, monkeypatch):
     def exhausted(folder):
         raise MemoryError
-    monkeypatch.setattr(download, "read_folder", exhausted)
+    monkeypatch.setattr("cifar_core.archive.read_folder", exhausted)
     archive = make_archive(tmp_path / "cifar.tar.gz", folder)
     target = tmp_path / "target"
     with pytest.raises(DataError, match=r"cifar.tar.gz: ran out of memory extracting it; nothing was installed"):
-        download.install_archive(archive, target, expected_md5=None)
+        install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == []
 
 
@@ -300,12 +301,12 @@ def test_temporaries_of_a_killed_download_are_removed_at_the_next_start(archive,
             [part] = target.glob(".cifar-tmp-*download*")
             two_hours_ago = time.time() - 7200
             os.utime(part, (two_hours_ago, two_hours_ago))  # old, but its owner is alive
-            download.install_archive(archive, target, expected_md5=None)
+            install_archive(archive, target, expected_md5=None)
             assert part.exists()  # a live download's file is kept, however old
             [lock] = [name for name in leftovers(target) if name.endswith(".lock")]
             assert sorted(leftovers(target)) == sorted([part.name, lock, BATCH_FOLDER])
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait()
-        download.install_archive(archive, target, expected_md5=None)
+        install_archive(archive, target, expected_md5=None)
     assert leftovers(target) == [BATCH_FOLDER]  # the killed one's file and lock are gone
