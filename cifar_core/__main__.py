@@ -72,7 +72,8 @@ def run_download(args):
 
 
 def run_train(args):
-    from cifar_core.training.job import RunExists, TrainingJob
+    from cifar_core.training.job import TrainingJob
+    from cifar_core.training.plan import RunExists
 
     latest = checkpoints.latest_checkpoint(args.checkpoint_dir)
     new_run = args.fresh or latest is None

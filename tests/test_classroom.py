@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cifar_core import checkpoints, runs
+from cifar_core.training import divergence
 from cifar_core.training import job as training_job
 from dashboard.ui import roles
 from dashboard.ui.navigation import TRAIN
@@ -231,10 +232,10 @@ def test_a_diverging_run_stops_as_failed_and_says_to_lower_the_learning_rate(cla
 
 
 def test_accuracy_back_at_chance_after_learning_counts_as_diverged():
-    watch = training_job._DivergenceWatch(tiny_config())
+    watch = divergence.DivergenceWatch(tiny_config())
     assert not any(watch.back_at_chance(a) for a in (0.1, 0.12, 0.1, 0.1, 0.1, 0.1))  # never learned: not diverged
     assert not watch.back_at_chance(0.6)
-    assert [watch.back_at_chance(0.1) for _ in range(training_job.AT_CHANCE_CHECKS)] == [False] * 4 + [True]
+    assert [watch.back_at_chance(0.1) for _ in range(divergence.AT_CHANCE_CHECKS)] == [False] * 4 + [True]
 
 
 def test_a_damaged_newer_checkpoint_is_named_when_the_run_resumes_from_an_older_one(classroom):

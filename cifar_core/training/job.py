@@ -17,7 +17,6 @@ is not a number, or whose test accuracy falls back to chance, stops as "failed".
 UI: callers read snapshots. Any exception becomes state "failed" with its message.
 """
 import atexit
-import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -26,16 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from cifar_core import checkpoints, data, runs
-from cifar_core.config import NUM_CLASSES, TrainConfig
+from cifar_core.config import TrainConfig
+from cifar_core.training.divergence import DivergenceWatch
 from cifar_core.training.hooks import CHECKPOINT_HOOKS
+from cifar_core.training.plan import plan_run
 
 LOG_EVERY = 10  # steps averaged into one point of the batch accuracy / loss history
-CHANCE = 1 / NUM_CLASSES
-AT_CHANCE_CHECKS = 5  # test-accuracy checks in a row at chance (after having been above it): diverged
-
-
-class RunExists(ValueError):
-    """The latest checkpoint's run has other settings than the ones asked for."""
 
 
 @dataclass(frozen=True)
@@ -78,15 +73,6 @@ class _Progress:
     history: dict = field(default_factory=empty_history)
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What a start will train: the settings, the schedule's first step and the target."""
-    config: TrainConfig   # config.steps = target_step - schedule_start: the schedule's length
-    schedule_start: int
-    target_step: int
-    fresh: bool
-
-
 class TrainingJob:
     def __init__(self, checkpoint_dir=checkpoints.DEFAULT_DIR, data_dir=None, hooks=CHECKPOINT_HOOKS):
         self.checkpoint_dir = Path(checkpoint_dir)
@@ -113,7 +99,7 @@ class TrainingJob:
                 if state == "paused":
                     return False, "The run is paused: resume it to go on."
                 return False, "Training is already running; pause or stop it first."
-            plan = self._plan(config, fresh, extra_steps)
+            plan = plan_run(self.checkpoint_dir, config, fresh, extra_steps)
             self._stop.clear()
             self._unpaused.set()
             self._progress = _Progress(TrainingStatus(state="running", message="Loading data…", config=plan.config,
@@ -121,25 +107,6 @@ class TrainingJob:
             self._thread = threading.Thread(target=self._run, args=(plan,), name="cifar-training", daemon=True)
             self._thread.start()
             return True, "Training started."
-
-    def _plan(self, config, fresh, extra_steps):  # caller holds self._lock
-        latest = None if fresh else checkpoints.latest_checkpoint(self.checkpoint_dir)
-        if latest is None:
-            return _Plan(config, 0, config.steps, fresh)
-        saved = latest.config
-        if replace(saved, steps=0) != replace(config, steps=0):
-            raise RunExists(f"A run exists with other settings ({describe_settings(saved)}; now at step "
-                            f"{latest.step:,}): continue it with its own settings, or start a new run with "
-                            "these (the old one is set aside, not deleted).")
-        schedule_start, target = latest.run
-        if latest.step >= target:  # finished: more steps get a schedule of their own
-            if extra_steps <= 0:
-                raise ValueError(f"The run is complete at step {latest.step:,}: train more steps, or start "
-                                 "a new run.")
-            schedule_start, target = latest.step, latest.step + extra_steps
-        else:
-            target += extra_steps
-        return _Plan(replace(saved, steps=target - schedule_start), schedule_start, target, False)
 
     def pause(self, by=""):
         with self._lock:
@@ -270,7 +237,7 @@ class TrainingJob:
         window_acc, window_loss = [], []
         clock = time.perf_counter()
         speed = 0.0
-        watch = _DivergenceWatch(config)
+        watch = DivergenceWatch(config)
         while training.step < target and not self._stop.is_set():
             self._unpaused.wait()
             if self._stop.is_set():
@@ -332,45 +299,6 @@ class TrainingJob:
             artifacts, run={"schedule_start": plan.schedule_start, "target_step": plan.target_step})
         self._publish(latest_checkpoint=saved.name)
         return accuracy
-
-
-class _DivergenceWatch:
-    """Notices a run that has blown up: its loss is not a number, or its test accuracy has fallen back to
-    chance for AT_CHANCE_CHECKS checks in a row after having been well above it."""
-
-    def __init__(self, config):
-        self.config = config
-        self.was_learning = False
-        self.at_chance = 0
-        self.why = ""
-
-    def loss_is_not_a_number(self, loss):
-        if math.isfinite(loss):
-            return False
-        self.why = "the loss is not a number any more"
-        return True
-
-    def back_at_chance(self, accuracy):
-        if accuracy > 2 * CHANCE:
-            self.was_learning, self.at_chance = True, 0
-        elif self.was_learning and accuracy <= 1.5 * CHANCE:
-            self.at_chance += 1
-        if self.at_chance < AT_CHANCE_CHECKS:
-            return False
-        self.why = f"the test accuracy fell back to chance ({CHANCE:.0%}) for {AT_CHANCE_CHECKS} checks in a row"
-        return True
-
-    def message(self, step):
-        rate = self.config.learning_rate
-        return (f"Training diverged at step {step:,}: {self.why}. The learning rate ({rate:g}) is probably too "
-                f"high: start a new run with a lower one (e.g. {rate / 10:g}). Checkpoints saved before "
-                "are kept.")
-
-
-def describe_settings(config):
-    """'quick preset, 1,500 steps of 128 images, learning rate 0.003 (onecycle)'."""
-    return (f"{config.preset} preset, {config.steps:,} steps of {config.batch_size} images, learning rate "
-            f"{config.learning_rate:g} ({config.schedule})")
 
 
 def _change(what, by):

@@ -6,7 +6,7 @@ import streamlit as st
 
 from cifar_core import checkpoints, data
 from cifar_core.training import job as job_module
-from cifar_core.training.job import describe_settings
+from cifar_core.training.plan import describe_settings
 from dashboard.figures.curves import accuracy_figure, loss_figure
 from dashboard.ui import loaders, navigation, roles, run_controls, state, words
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cifar_core import checkpoints, runs
 from cifar_core.config import PRESETS, SETTING_RANGES, preset
-from cifar_core.training.job import RunExists, describe_settings
+from cifar_core.training.plan import RunExists, describe_settings
 from dashboard.ui import loaders, roles, state, words
 
 PRESET_NOTES = {
