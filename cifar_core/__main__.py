@@ -110,6 +110,10 @@ def run_train(args):
             extra = f"batch acc {s.batch_accuracy[-1]:.0%}  " if s.batch_accuracy else ""
             extra += f"{s.images_per_second:,.0f} img/s"
             bar(s.step - s.start_step, s.target_step - s.start_step, extra)
+    # The run has stopped and saved: more Ctrl+C's while the process exits (TensorFlow's shutdown takes a
+    # moment) are ignored, instead of killing it (Python restores the default handlers as it exits).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     bar.close()
     s = job.status()
     if s.state == "failed":
