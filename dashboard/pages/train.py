@@ -89,9 +89,9 @@ def draw_status(status, latest, teacher=False):
                 help="At the latest checkpoint, on all 10,000 test images; chance is 10%.")
 
 
-def draw_checkpoints(saved):
+def draw_checkpoints(saved, damaged):
     st.subheader("Checkpoints")
-    for bad in checkpoints.scan_checkpoints(loaders.checkpoint_dir())[1]:
+    for bad in damaged:
         st.warning(f"{bad.name} is damaged and is kept as it is (not used, not deleted): {bad.reason}")
     if not saved:
         st.caption("None yet: one is saved every *Checkpoint every* steps and when a run stops.")
@@ -144,7 +144,7 @@ loaders.require_dataset()
 with st.spinner("Starting TensorFlow…"):
     job = loaders.training_job()
 status = job.status()
-saved = checkpoints.list_checkpoints(loaders.checkpoint_dir())
+saved, damaged = checkpoints.scan_checkpoints(loaders.checkpoint_dir())  # valid ones oldest first
 teacher = roles.role() == roles.TEACHER
 if teacher:
     run_controls.settings_form(saved[-1].config if saved else None)
@@ -159,5 +159,5 @@ if not status.active:
 st.fragment(draw_live_status, run_every=every)(job, (status.state, status.changed_at, [c.path for c in saved]),
                                               every)
 st.fragment(draw_live_charts, run_every=CHART_SECONDS * every if status.active else None)(job)
-draw_checkpoints(saved)
+draw_checkpoints(saved, damaged)
 run_controls.set_aside_runs(loaders.checkpoint_dir(), teacher, busy=status.active)

@@ -54,8 +54,7 @@ def _start():
     latest = checkpoints.latest_checkpoint(loaders.checkpoint_dir())
     try:
         config = _form_config()
-        extra = config.steps if latest is not None and latest.step >= latest.run[1] else 0
-        started, message = job.start(config, extra_steps=extra, by=roles.role())
+        started, message = job.start(config, extra_steps=_more_steps(latest, config), by=roles.role())
     except RunExists:
         st.session_state["train_ask"] = True
         return
@@ -68,8 +67,13 @@ def _continue(config=None):
     """Continue the latest run with its own settings (config None) or the form's identical ones."""
     latest = checkpoints.latest_checkpoint(loaders.checkpoint_dir())
     config = config or (latest.config if latest else _form_config())
-    extra = config.steps if latest is not None and latest.step >= latest.run[1] else 0
+    extra = _more_steps(latest, config)
     _job_call("start training", lambda j: j.start(config, extra_steps=extra, by=roles.role()))
+
+
+def _more_steps(latest, config):
+    """Steps to add to the run's target: none for a run still on its way, config.steps for a finished one."""
+    return config.steps if latest is not None and latest.step >= latest.run[1] else 0
 
 
 def _new_run():
