@@ -17,6 +17,8 @@ from cifar_core.config import Distortions, ModelConfig, TrainConfig
 PREFIX = "ckpt-"
 WEIGHTS, OPTIMIZER, META, HISTORY = "model.weights.h5", "optimizer.npz", "meta.json", "history.json"
 REQUIRED_FILES = (WEIGHTS, OPTIMIZER, HISTORY)  # "sha256" must cover these: nothing is loaded unverified
+SNAPSHOT = "snapshot"  # meta.json's "kind" of a snapshot (snapshots.py): weights only, to look at, not resume
+KINDS = {"checkpoint": REQUIRED_FILES, SNAPSHOT: (WEIGHTS,)}  # -> the files each kind must have
 MAX_META_BYTES = 1 << 20        # meta.json is a few KB; a huge one is not a checkpoint's
 MAX_HISTORY_BYTES = 256 << 20   # 10 million steps of history fit; a bigger file would only fill the memory
 _FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # a plain name inside the folder: no "/", "\\" or ":"
@@ -53,6 +55,8 @@ def check_meta(meta, step, path):
     accuracy = meta.get("test_accuracy")
     if accuracy is not None and not (is_number(accuracy) and 0 <= accuracy <= 1):
         raise Damaged(_field(meta, "test_accuracy", "neither null nor an accuracy from 0 to 1"))
+    if meta.get("kind", "checkpoint") not in KINDS:
+        raise Damaged(_field(meta, "kind", f"not one of {', '.join(KINDS)}"))
     _check_config(meta.get("config"))
     _check_run(meta.get("run"))
     _check_checksums(meta, path)
@@ -119,7 +123,7 @@ def _check_checksums(meta, path):
     sums = meta["sha256"]
     if not isinstance(sums, dict):
         raise Damaged(f'{META} has "sha256": {show(sums)}, not an object of file checksums')
-    for name in REQUIRED_FILES:
+    for name in KINDS[meta.get("kind", "checkpoint")]:
         if name not in sums:
             raise Damaged(f'{META}\'s "sha256" does not cover {name}')
     for name, digest in sums.items():

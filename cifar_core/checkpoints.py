@@ -10,6 +10,7 @@ Layout of a checkpoint folder (default `checkpoints/`):
         <artifact>.npy      arrays the pages read instead of computing them, written by the training
                             job's hooks (training/hooks.py), e.g. test_probabilities.npy (10000, 10)
     ckpt-00000900.damaged-<time>/   a damaged checkpoint that a save of its step moved aside (kept, reported)
+    snapshots/ckpt-*/       the run's snapshots at log-spaced steps, kept for its whole life (snapshots.py)
     previous-<time>/        a run set aside by "start a new run" (runs.py: kept, listed, restorable)
     .writer.lock            held (OS file lock) by the one process that writes here
 
@@ -43,8 +44,8 @@ import filelock
 import numpy as np
 
 from cifar_core.config import TrainConfig
-from cifar_core.checkpoint_files import (HISTORY, MAX_HISTORY_BYTES, META, OPTIMIZER, PREFIX, WEIGHTS, Damaged,
-                                         check_meta, load_meta, read_plain, sha256, why)
+from cifar_core.checkpoint_files import (HISTORY, MAX_HISTORY_BYTES, META, OPTIMIZER, PREFIX, SNAPSHOT, WEIGHTS,
+                                         Damaged, check_meta, load_meta, read_plain, sha256, why)
 from cifar_core.checkpoint_files import REQUIRED_FILES  # noqa: F401  (part of this module's API, as before)
 
 DEFAULT_DIR = Path("checkpoints")
@@ -121,6 +122,11 @@ class Checkpoint:
         return TrainConfig.from_dict(self.meta["config"])
 
     @property
+    def is_snapshot(self):
+        """A snapshot (snapshots.py) holds the weights and artifacts to look at, no optimizer or history."""
+        return self.meta.get("kind") == SNAPSHOT
+
+    @property
     def run(self):
         """(schedule_start, target_step) of the run it belongs to. A checkpoint saved before runs kept them
         counts as a finished run: its schedule ended at its step."""
@@ -130,6 +136,8 @@ class Checkpoint:
 
     def history(self):
         """The metrics history saved with it: {"steps": [...], "batch_accuracy": [...], ...}."""
+        if self.is_snapshot:
+            raise CheckpointError(f"{self.path} is a snapshot: it keeps no history (its run's checkpoints do)")
         file = self.path / HISTORY
         try:
             history = json.loads(read_plain(file, MAX_HISTORY_BYTES))
@@ -167,6 +175,8 @@ class Checkpoint:
         """Load the weights (and optimizer state) into `model` (and `optimizer`).
 
         Raises CheckpointError naming the damaged file and offering the previous valid checkpoint."""
+        if optimizer is not None and self.is_snapshot:
+            raise CheckpointError(f"{self.path} is a snapshot: it keeps no optimizer state to resume from")
         self.verify()
         try:
             model.load_weights(self.path / WEIGHTS)
@@ -278,21 +288,33 @@ def save_checkpoint(folder, model, optimizer, step, config, history, test_accura
     the step it trains to, so that a resumed run keeps both. Returns the Checkpoint. A damaged checkpoint of
     the same step is moved aside first, never overwritten: the returned Checkpoint's `moved_aside` says
     where it went and why."""
+    def write_files(tmp):
+        model.save_weights(tmp / WEIGHTS)
+        np.savez(tmp / OPTIMIZER, *[v.numpy() for v in optimizer.variables])
+        (tmp / HISTORY).write_text(json.dumps(history))
+        return [WEIGHTS, OPTIMIZER, HISTORY]
+
+    saved = write_checkpoint(folder, step, write_files, {"test_accuracy": test_accuracy, "config": config, "run": run},
+                             artifacts)
+    _prune(folder, config.keep_checkpoints)
+    return saved
+
+
+def write_checkpoint(folder, step, write_files, meta, artifacts=None):
+    """Write folder/ckpt-<step> atomically (no pruning): `write_files(tmp folder)` writes the files and returns
+    their names; each artifact {name: array} becomes <name>.npy; meta.json gets `meta` (its "config" a
+    TrainConfig) plus the step, the time and every file's checksum. Returns the Checkpoint."""
     folder = Path(folder)
     final = folder / f"{PREFIX}{step:08d}"
     tmp = folder / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        model.save_weights(tmp / WEIGHTS)
-        np.savez(tmp / OPTIMIZER, *[v.numpy() for v in optimizer.variables])
-        (tmp / HISTORY).write_text(json.dumps(history))
-        files = [WEIGHTS, OPTIMIZER, HISTORY]
+        files = write_files(tmp)
         for name, array in (artifacts or {}).items():
             np.save(tmp / f"{name}.npy", np.asarray(array))
             files.append(f"{name}.npy")
-        meta = {"step": int(step), "saved_at": time.time(), "test_accuracy": test_accuracy,
-                "config": json.loads(config.to_json()), "run": run,
+        meta = {"step": int(step), "saved_at": time.time(), **meta, "config": json.loads(meta["config"].to_json()),
                 "sha256": {name: sha256(tmp / name) for name in files}}
         (tmp / META).write_text(json.dumps(meta))
         _fsync_tree(tmp)
@@ -303,7 +325,6 @@ def save_checkpoint(folder, model, optimizer, step, config, history, test_accura
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _prune(folder, config.keep_checkpoints)
     return Checkpoint(final, meta, moved)
 
 
@@ -415,8 +436,8 @@ class WriterLock:
                                       "folder") from None
             _held.add(self.folder)
             self._file_lock = lock
-        for stale in self.folder.glob(TMP_PREFIX + "*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        for stale in [*self.folder.glob(TMP_PREFIX + "*"), *self.folder.glob(f"*/{TMP_PREFIX}*")]:
+            shutil.rmtree(stale, ignore_errors=True)  # */: the snapshots' folder too
         return self
 
     def __exit__(self, *exc):

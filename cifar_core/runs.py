@@ -2,8 +2,10 @@
 
     checkpoints/
         ckpt-*/                          the current run's checkpoints
-        previous-20261201-142233/        a run set aside: its checkpoints, moved as they were
+        snapshots/ckpt-*/                its snapshots (snapshots.py)
+        previous-20261201-142233/        a run set aside: its checkpoints and snapshots, moved as they were
             ckpt-*/
+            snapshots/ckpt-*/
 
 Setting aside and restoring only rename folders (nothing is copied or rewritten), so a restored run
 is byte for byte what was set aside. Callers hold the folder's checkpoints.WriterLock (the training
@@ -15,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cifar_core import checkpoints
+from cifar_core import checkpoints, snapshots
 
 ASIDE_PREFIX = "previous-"
 
@@ -59,7 +61,7 @@ def set_aside(folder):
     """Move the current run's checkpoints into previous-<time>/. Returns that SetAsideRun, or None when
     there is no current run. Damaged checkpoints move with it: nothing is left behind or deleted."""
     folder = Path(folder)
-    current = sorted(folder.glob(checkpoints.PREFIX + "*"))
+    current = _run_entries(folder)
     if not current:
         return None
     aside = folder / time.strftime(f"{ASIDE_PREFIX}%Y%m%d-%H%M%S")
@@ -85,7 +87,7 @@ def restore(folder, name):
     folder = Path(folder)
     source = _existing(folder, name)
     previous = set_aside(folder)
-    for path in sorted(source.glob(checkpoints.PREFIX + "*")):
+    for path in _run_entries(source):
         os.replace(path, folder / path.name)
     source.rmdir()
     return previous
@@ -102,6 +104,11 @@ def _existing(folder, name):
     if Path(name).name != name or not name.startswith(ASIDE_PREFIX) or not path.is_dir():
         raise RunError(f"there is no set-aside run called {name!r} in {folder}")
     return path
+
+
+def _run_entries(folder):
+    """What belongs to the run in `folder`: its checkpoints (damaged ones too) and its snapshots' folder."""
+    return [*sorted(folder.glob(checkpoints.PREFIX + "*")), *folder.glob(snapshots.FOLDER)]
 
 
 def _read(path):

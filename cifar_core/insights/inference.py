@@ -48,6 +48,12 @@ def predict_probabilities(model, images, batch_size=EVAL_BATCH):
     return out
 
 
+def accuracy_and_loss(probabilities, labels):
+    """(accuracy 0..1, mean cross-entropy loss) of (N, 10) class probabilities against (N,) true labels."""
+    picked = probabilities[np.arange(len(labels)), labels]  # (N,) the probability given to the true class
+    return float(np.mean(probabilities.argmax(axis=1) == labels)), float(np.mean(-np.log(np.maximum(picked, 1e-7))))
+
+
 def test_set_probabilities(checkpoint, dataset, load_model=load_inference_model):
     """(N, 10) float32: the checkpoint's answers on the dataset's test images.
 

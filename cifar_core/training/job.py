@@ -12,7 +12,8 @@ the schedule. `extra_steps` extends the target (a finished run then gets a new s
 
 The thread loads the data, restores the latest checkpoint, then trains: distort a random batch, one
 Adam step, record accuracy and loss; every `eval_every` steps the accuracy on a fixed test subset;
-every `checkpoint_every` steps, and on stop, a checkpoint with the full test accuracy. A run whose loss
+every `checkpoint_every` steps, and on stop, a checkpoint with the full test accuracy; at step 0 and at
+log-spaced steps a snapshot to watch it learn (snapshots.py). A run whose loss
 is not a number, or whose test accuracy falls back to chance, stops as "failed". It never touches any
 UI: callers read snapshots. Any exception becomes state "failed" with its message.
 """
@@ -24,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar_core import checkpoints, data, runs
+from cifar_core import checkpoints, data, runs, snapshots
 from cifar_core.config import TrainConfig
+from cifar_core.insights.inference import accuracy_and_loss
 from cifar_core.training.divergence import DivergenceWatch
 from cifar_core.training.hooks import CHECKPOINT_HOOKS
 from cifar_core.training.plan import plan_run
@@ -46,6 +48,7 @@ class TrainingStatus:
     loss: tuple = ()                    # mean training loss over the same steps
     test_steps: tuple = ()
     test_accuracy: tuple = ()           # on the fixed test subset (or the full set at checkpoints)
+    test_loss: tuple = ()               # on the same images
     images_per_second: float = 0.0
     eta_seconds: float | None = None
     latest_checkpoint: str | None = None
@@ -62,8 +65,10 @@ class TrainingStatus:
 
 
 def empty_history():
+    """test_*: at test checks (steps, accuracy, loss); sessions_*: where each training session began and how
+    ("new run (quick)", "resumed", "extended by 500 steps"), for the charts' markers."""
     return {"steps": [], "batch_accuracy": [], "loss": [], "learning_rate": [], "test_steps": [],
-            "test_accuracy": []}
+            "test_accuracy": [], "test_loss": [], "session_steps": [], "session_kinds": []}
 
 
 @dataclass
@@ -173,7 +178,7 @@ class TrainingJob:
             return replace(self._progress.status,
                            history_steps=tuple(h["steps"]), batch_accuracy=tuple(h["batch_accuracy"]),
                            loss=tuple(h["loss"]), test_steps=tuple(h["test_steps"]),
-                           test_accuracy=tuple(h["test_accuracy"]))
+                           test_accuracy=tuple(h["test_accuracy"]), test_loss=tuple(h["test_loss"]))
 
     def history(self):
         """A copy of the whole metrics history, learning rates included."""
@@ -211,15 +216,20 @@ class TrainingJob:
             training.restore(latest)
             saved = latest.history()
             history = {key: list(saved.get(key, [])) for key in empty_history()}
+        elif snapshots.list_snapshots(self.checkpoint_dir):  # a run that left snapshots but no checkpoint
+            aside = runs.set_aside(self.checkpoint_dir)      # (killed early): kept apart, not mixed in
         start, target = training.step, plan.target_step
+        if start == 0:
+            begun, session = f"Started a new run of {target:,} steps.", f"new run ({config.preset})"
+        elif start > plan.schedule_start:  # within the run's schedule
+            begun, session = f"Resumed from step {start:,}, on to step {target:,}.", "resumed"
+        else:  # a finished run, extended: a schedule of its own for the extra steps
+            begun = f"Training {target - start:,} more steps from step {start:,}."
+            session = f"extended by {target - start:,} steps"
+        history["session_steps"].append(start)
+        history["session_kinds"].append(session)
         with self._lock:
             self._progress.history = history
-            if start == 0:
-                begun = f"Started a new run of {target:,} steps."
-            elif start > plan.schedule_start:  # within the run's schedule
-                begun = f"Resumed from step {start:,}, on to step {target:,}."
-            else:  # a finished run, extended: a schedule of its own for the extra steps
-                begun = f"Training {target - start:,} more steps from step {start:,}."
             if aside is not None:
                 begun += f" The previous run is kept as {aside.name}."
             # Said, never skipped silently; kept as it is (checkpoints.py never deletes one).
@@ -233,6 +243,8 @@ class TrainingJob:
             self._set(step=start, start_step=start, schedule_start=plan.schedule_start, target_step=target,
                       message=begun, warnings=warnings, latest_checkpoint=latest.name if latest else None)
 
+        if start == 0:  # the untrained network: where every timeline begins
+            self._save(training, history, plan, checkpoint=False, snapshot=True)
         saved_step = start
         window_acc, window_loss = [], []
         clock = time.perf_counter()
@@ -260,12 +272,14 @@ class TrainingJob:
                     eta = (target - step) * config.batch_size / speed if speed else None
                     self._set(step=step, images_per_second=speed, eta_seconds=eta)
                 window_acc, window_loss = [], []
-            if step % config.checkpoint_every == 0:
-                accuracy = self._checkpoint(training, history, plan)
-                saved_step = step
+            due_checkpoint = step % config.checkpoint_every == 0 or step == target
+            due_snapshot = snapshots.is_scheduled(step) or step == target
+            if due_checkpoint or due_snapshot:
+                accuracy = self._save(training, history, plan, due_checkpoint, due_snapshot)
+                saved_step = step if due_checkpoint else saved_step
             elif step % config.eval_every == 0:
-                accuracy = training.evaluate(config.eval_images)
-                self._record_test(history, step, accuracy)
+                accuracy, loss = training.evaluate(config.eval_images)
+                self._record_test(history, step, accuracy, loss)
             else:
                 accuracy = None
             if accuracy is not None and watch.back_at_chance(accuracy):
@@ -274,30 +288,36 @@ class TrainingJob:
 
         stopped = self._stop.is_set()
         if training.step != saved_step:
-            self._checkpoint(training, history, plan)
+            self._save(training, history, plan, checkpoint=True, snapshot=False)
         final = "stopped" if stopped else "finished"
         self._publish(state=final, step=training.step, eta_seconds=None,
                       message=f"{final.capitalize()} at step {training.step:,}; checkpoint saved.")
 
-    def _record_test(self, history, step, accuracy):
+    def _record_test(self, history, step, accuracy, loss):
         with self._lock:
             history["test_steps"].append(step)
             history["test_accuracy"].append(accuracy)
+            history["test_loss"].append(loss)
             self._set(step=step)
 
-    def _checkpoint(self, training, history, plan):
+    def _save(self, training, history, plan, checkpoint, snapshot):
+        """A checkpoint and/or a snapshot of this step, from one pass over the full test set; -> its accuracy."""
         probabilities = training.test_probabilities()  # (10000, 10): the full test set
-        accuracy = float(np.mean(probabilities.argmax(axis=1) == training.dataset.test_labels))
-        self._record_test(history, training.step, accuracy)
-        with self._lock:
-            snapshot = {key: list(values) for key, values in history.items()}
+        accuracy, loss = accuracy_and_loss(probabilities, training.dataset.test_labels)
+        self._record_test(history, training.step, accuracy, loss)
         artifacts = {}
         for hook in self.hooks:
             artifacts.update(hook(training, probabilities))
-        saved = checkpoints.save_checkpoint(
-            self.checkpoint_dir, training.model, training.optimizer, training.step, plan.config, snapshot, accuracy,
-            artifacts, run={"schedule_start": plan.schedule_start, "target_step": plan.target_step})
-        self._publish(latest_checkpoint=saved.name)
+        run = {"schedule_start": plan.schedule_start, "target_step": plan.target_step}
+        if snapshot:
+            snapshots.save_snapshot(self.checkpoint_dir, training.model, training.step, plan.config, accuracy,
+                                    artifacts, run)
+        if checkpoint:
+            with self._lock:
+                copy = {key: list(values) for key, values in history.items()}
+            saved = checkpoints.save_checkpoint(self.checkpoint_dir, training.model, training.optimizer,
+                                                training.step, plan.config, copy, accuracy, artifacts, run)
+            self._publish(latest_checkpoint=saved.name)
         return accuracy
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from cifar_core import augment
-from cifar_core.insights.inference import predict_probabilities
+from cifar_core.insights.inference import accuracy_and_loss, predict_probabilities
 from cifar_core.model import build_model
 
 
@@ -71,11 +71,9 @@ class TrainingStep:
         return predict_probabilities(self._evaluation_model(), self.dataset.test_images)
 
     def evaluate(self, count=None):
-        """Accuracy (0..1) on the first `count` test images (all when None), centre-cropped."""
-        images = self.dataset.test_images[:count]
-        labels = self.dataset.test_labels[:count]
-        predicted = predict_probabilities(self._evaluation_model(), images).argmax(axis=1)
-        return float(np.mean(predicted == labels))
+        """(accuracy 0..1, mean loss) on the first `count` test images (all when None), centre-cropped."""
+        probabilities = predict_probabilities(self._evaluation_model(), self.dataset.test_images[:count])
+        return accuracy_and_loss(probabilities, self.dataset.test_labels[:count])
 
     def _evaluation_model(self):
         if self._float32_model is not self.model:
