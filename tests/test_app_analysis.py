@@ -62,9 +62,9 @@ def image_urls(at):
 @pytest.mark.parametrize("page, widget_keys", [
     (AUGMENTATION, ["aug_class", "aug_index", "aug_random", "aug_reroll", "aug_hue", "aug_contrast",
                     "aug_brightness", "aug_saturation", "aug_flip"]),
-    (FILTERS, ["filters_checkpoint", "filters_layer", "filters_channel_conv1", "filters_grid"]),
-    (FEATURE_MAPS, ["fm_checkpoint", "fm_source", "fm_probs", "fm_conv1", "fm_conv2"]),
-    (CONFUSION, ["cm_checkpoint", "cm_normalise", "cm_hide_diagonal", "cm_true", "cm_pred", "cm_chart"]),
+    (FILTERS, ["filters_timeline", "filters_play", "filters_layer", "filters_channel_conv1", "filters_grid"]),
+    (FEATURE_MAPS, ["fm_timeline", "fm_play", "fm_source", "fm_probs", "fm_conv1", "fm_conv2"]),
+    (CONFUSION, ["cm_timeline", "cm_play", "cm_normalise", "cm_hide_diagonal", "cm_true", "cm_pred", "cm_chart"]),
 ])
 def test_page_draws_its_controls_without_an_error(folders, page, widget_keys):
     at = open_page(page)

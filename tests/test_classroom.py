@@ -186,11 +186,16 @@ def test_deleting_a_set_aside_run_asks_twice_and_is_for_the_teacher_only(classro
 def test_a_set_aside_run_is_offered_read_only_on_the_analysis_pages(classroom):
     from dashboard.ui.navigation import FILTERS
     run_to_end(classroom, tiny_config(steps=15))
-    run_to_end(classroom, tiny_config(steps=15), fresh=True)
+    run_to_end(classroom, tiny_config(steps=20), fresh=True)
     at = AppTest.from_file(HOME, default_timeout=90).run()
     at.switch_page(FILTERS).run()
-    options = at.selectbox(key="filters_checkpoint").options
-    assert len(options) == 2 and "set-aside run previous-" in options[1]
+    assert at.select_slider(key="filters_timeline").options[-1].startswith("step 20 ")  # the current run's
+    options = at.selectbox(key="filters_run").options
+    assert len(options) == 2 and options[0] == "the current run" and "set-aside run previous-" in options[1]
+    at.selectbox(key="filters_run").select_index(1).run()  # its own snapshots: steps 0 and 15
+    assert not at.exception and at.selectbox(key="filters_run").index == 1
+    assert [o.split(" · ")[0] for o in at.select_slider(key="filters_timeline").options] == [
+        "step 0 (untrained)", "step 15"]
 
 
 def test_an_unknown_set_aside_run_cannot_be_restored_or_deleted(classroom):

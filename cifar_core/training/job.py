@@ -79,10 +79,12 @@ class _Progress:
 
 
 class TrainingJob:
-    def __init__(self, checkpoint_dir=checkpoints.DEFAULT_DIR, data_dir=None, hooks=CHECKPOINT_HOOKS):
+    def __init__(self, checkpoint_dir=checkpoints.DEFAULT_DIR, data_dir=None, hooks=CHECKPOINT_HOOKS,
+                 keep_snapshots=True):
         self.checkpoint_dir = Path(checkpoint_dir)
         self.data_dir = data_dir
         self.hooks = hooks  # each checkpoint's artifacts (training/hooks.py)
+        self.keep_snapshots = keep_snapshots  # False only to measure what they cost (benchmarks/snapshot_overhead.py)
         self._lock = threading.Lock()
         self._thread = None
         self._stop = threading.Event()
@@ -243,7 +245,7 @@ class TrainingJob:
             self._set(step=start, start_step=start, schedule_start=plan.schedule_start, target_step=target,
                       message=begun, warnings=warnings, latest_checkpoint=latest.name if latest else None)
 
-        if start == 0:  # the untrained network: where every timeline begins
+        if start == 0 and self.keep_snapshots:  # the untrained network: where every timeline begins
             self._save(training, history, plan, checkpoint=False, snapshot=True)
         saved_step = start
         window_acc, window_loss = [], []
@@ -273,7 +275,7 @@ class TrainingJob:
                     self._set(step=step, images_per_second=speed, eta_seconds=eta)
                 window_acc, window_loss = [], []
             due_checkpoint = step % config.checkpoint_every == 0 or step == target
-            due_snapshot = snapshots.is_scheduled(step) or step == target
+            due_snapshot = self.keep_snapshots and (snapshots.is_scheduled(step) or step == target)
             if due_checkpoint or due_snapshot:
                 accuracy = self._save(training, history, plan, due_checkpoint, due_snapshot)
                 saved_step = step if due_checkpoint else saved_step

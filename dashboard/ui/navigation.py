@@ -47,6 +47,11 @@ def link(file, label=None):
     st.page_link(page.file, label=label or page.title, icon=page.icon)
 
 
+def switch_to(file):
+    """Go to one of PAGES now (from a click's callback or the script)."""
+    st.switch_page(entry(file).file)
+
+
 def draw_page_list():
     """Every page but Home, with what the learner finds there."""
     for page in PAGES:

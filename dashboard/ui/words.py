@@ -45,6 +45,12 @@ def describe_checkpoint(checkpoint):
     return f"step {checkpoint.step:,}{accuracy} ({checkpoint.preset})"
 
 
+def describe_point(checkpoint):
+    """A timeline point, short enough for a slider: 'step 0 (untrained) · 10%', 'step 1,500 · 66.7%'."""
+    accuracy = f" · {checkpoint.test_accuracy:.0%}" if checkpoint.test_accuracy is not None else ""
+    return f"step {checkpoint.step:,}{' (untrained)' if checkpoint.step == 0 else ''}{accuracy}"
+
+
 # Class names in sentences. CIFAR-10's are airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck.
 IRREGULAR_PLURALS = {"deer": "deer", "sheep": "sheep", "fish": "fish", "mouse": "mice", "person": "people"}
 TAKE_A = {"one", "once", "uniform", "unicorn", "university", "user"}  # a vowel letter sounding like a consonant
