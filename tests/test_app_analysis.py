@@ -62,7 +62,7 @@ def image_urls(at):
 @pytest.mark.parametrize("page, widget_keys", [
     (AUGMENTATION, ["aug_class", "aug_index", "aug_random", "aug_reroll", "aug_hue", "aug_contrast",
                     "aug_brightness", "aug_saturation", "aug_flip"]),
-    (FILTERS, ["filters_timeline", "filters_play", "filters_layer", "filters_channel_conv1", "filters_grid"]),
+    (FILTERS, ["filters_timeline", "filters_play", "filters_layer", "filters_view", "filters_patches"]),
     (FEATURE_MAPS, ["fm_timeline", "fm_play", "fm_source", "fm_probs", "fm_conv1", "fm_conv2"]),
     (CONFUSION, ["cm_timeline", "cm_play", "cm_normalise", "cm_hide_diagonal", "cm_true", "cm_pred", "cm_chart"]),
 ])
@@ -146,6 +146,7 @@ def test_random_image_picks_an_existing_image(folders):
 
 def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(folders):
     at = open_page(FILTERS)
+    at.segmented_control(key="filters_view").set_value("channel").run()  # conv1 one colour at a time
     assert len(at.selectbox(key="filters_channel_conv1").options) == 3
     at.segmented_control(key="filters_layer").set_value("layer_conv2").run()
     channels = at.selectbox(key="filters_channel_conv2")
@@ -157,6 +158,8 @@ def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(folders):
     shown = {metric.label: float(metric.value) for metric in at.metric}
     for name in ("min", "max", "mean", "std"):
         assert shown[name] == pytest.approx(getattr(expected, name), abs=1e-4), name
+    at.segmented_control(key="filters_layer").set_value("layer_conv1").run()
+    assert at.segmented_control(key="filters_view").value == "channel"  # kept while conv2 was shown
 
 
 def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):

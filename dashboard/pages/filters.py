@@ -1,24 +1,71 @@
-"""Filters: the 5x5 weights each convolution has learned, one input channel at a time."""
+"""Filters: the 5x5 weights each convolution has learned; conv1's as colour patches or one input channel at a
+time, conv2's one input map at a time, with a line on what to notice at the chosen training step."""
 import streamlit as st
 
 from cifar_core import architecture
 from cifar_core.insights import filters
-from dashboard.figures.filters import filter_grid_figure
-from dashboard.ui import loaders, navigation
+from dashboard.figures.filters import colour_patches_figure, filter_grid_figure
+from dashboard.ui import loaders, navigation, state, timeline
+
+PATCHES, CHANNEL = "patches", "channel"  # conv1's two views
+VIEW_LABELS = {PATCHES: "Colour patches", CHANNEL: "One channel at a time"}
 
 
 def filter_controls():
-    """-> (conv layer (architecture.Layer), input channel, its name)."""
-    left, right = st.columns(2)
+    """-> (conv layer (architecture.Layer), view (PATCHES or CHANNEL), input channel or None)."""
+    layer_column, view_column, channel_column = st.columns([1, 2, 1])
     layers = {layer.name: layer for layer in architecture.CONV_LAYERS}
-    name = left.segmented_control("Layer", list(layers), format_func=lambda n: layers[n].label,
-                                  default=architecture.CONV_LAYERS[0].name, required=True, key="filters_layer")
+    name = layer_column.segmented_control(
+        "Layer", list(layers), format_func=lambda n: layers[n].label,
+        default=architecture.CONV_LAYERS[0].name, required=True, key="filters_layer")
     layer = layers[name]
-    channel = right.selectbox("Input channel", range(len(layer.input_channels)), key=f"filters_channel_{layer.label}",
-                              format_func=layer.input_channels.__getitem__,
-                              help=f"{layer.label} looks at {layer.reads}: each filter has one 5x5 slice per "
-                                   "input channel.")
-    return layer, channel, layer.input_channels[channel]
+    view = CHANNEL
+    if len(layer.input_channels) == 3:  # conv1 reads the image's colours: they can be drawn as colours
+        state.keep_choice("filters_view", PATCHES)  # kept while conv2 (which has no such choice) is shown
+        view = view_column.segmented_control(
+            "View", list(VIEW_LABELS), format_func=VIEW_LABELS.get, required=True,
+            key="filters_view", help="Colour patches: each filter as the small colour picture it looks for. "
+                                     "One channel at a time: its red, green or blue weights as numbers.")
+    if view == PATCHES:
+        return layer, view, None
+    channel = channel_column.selectbox(
+        "Input channel", range(len(layer.input_channels)), key=f"filters_channel_{layer.label}",
+        format_func=layer.input_channels.__getitem__,
+        help=f"{layer.label} looks at {layer.reads}: each filter has one 5x5 slice per input channel.")
+    return layer, view, channel
+
+
+def what_to_notice(structure, step, layer):
+    """One line from the filters' measured smoothness (and the step): noise, first structure, edges/blobs."""
+    smooth = f"smoothness {structure.mean_smoothness:.2f}: 0 for random weights, near 1 when neighbours agree"
+    if step == 0:
+        return ("**What to notice:** random noise: nothing learned yet. This is the untrained network; "
+                "drag the timeline to a later step and watch the noise turn into patterns.")
+    if structure.stage == "noise":
+        return f"**What to notice:** still random noise: nothing learned yet ({smooth})."
+    if structure.stage == "emerging":
+        return (f"**What to notice:** the first structure: neighbouring weights start to agree ({smooth}), "
+                "so soft blobs and stripes show through the noise. Later steps sharpen them.")
+    if layer.name != "layer_conv1":
+        return (f"**What to notice:** smooth patterns: each filter weighs neighbouring places of a conv1 map "
+                f"alike ({smooth}); conv2 combines conv1's edges and colours into larger shapes.")
+    return ("**What to notice:** smooth edges and colour blobs appear: light/dark stripes at several angles "
+            f"(edge detectors) and {structure.colourful_filters} filters that are a patch of one colour "
+            f"against another ({smooth}).")
+
+
+def draw_patches(patches, structure):
+    grid, stats = st.columns([4, 1])
+    with grid:
+        st.caption("Each square is one of conv1's 64 filters, 5x5 pixels, drawn as the colour picture it "
+                   "responds to most. Grey is a weight of zero. A red patch responds to red in the image, a "
+                   "cyan one to a lack of red; light parts want a bright pattern there, dark parts a dark "
+                   "one. One scale for all 64, so a faint patch is a weak filter. Hover for its number.")
+        st.plotly_chart(colour_patches_figure(patches), key="filters_patches")
+    stats.metric("smoothness", f"{structure.mean_smoothness:.2f}",
+                 help="Mean correlation of neighbouring weights within a filter: about 0 for random noise.")
+    stats.metric("colour filters", structure.colourful_filters,
+                 help="Smooth filters whose three colour channels differ, e.g. green against red.")
 
 
 def draw_filters(weights, layer, channel_name):
@@ -28,16 +75,21 @@ def draw_filters(weights, layer, channel_name):
                    "8 per row. Red weights add to the filter's response where the input is bright, "
                    "blue weights subtract; white is about zero. Hover for the exact value.")
         st.plotly_chart(filter_grid_figure(weights.weights), key="filters_grid")
-    for label, value in (("min", weights.min), ("max", weights.max), ("mean", weights.mean), ("std", weights.std)):
-        stats.metric(label, f"{value:.4f}")
+    for label in ("min", "max", "mean", "std"):
+        stats.metric(label, f"{getattr(weights, label):.4f}")
 
 
 navigation.page_header(
     "Filters",
     "Each convolution slides 64 small 5x5 filters over its input. Training shapes them into "
-    "detectors of edges, colours and blobs: compare an early checkpoint with a late one to see "
-    "random noise turn into structure.")
-checkpoint = loaders.require_checkpoint("filters_checkpoint")
-layer, channel, channel_name = filter_controls()
-weights = filters.filter_weights(loaders.inference_model(checkpoint).model, layer.name, channel)
-draw_filters(weights, layer, channel_name)
+    "detectors of edges, colours and blobs: drag the timeline from step 0 (the untrained network) to the "
+    "end, or press Play, to see random noise turn into structure.")
+checkpoint = timeline.require_point("filters")
+layer, view, channel = filter_controls()
+model = loaders.inference_model(checkpoint).model
+structure = filters.layer_structure(model, layer.name)
+st.markdown(what_to_notice(structure, checkpoint.step, layer))
+if view == PATCHES:
+    draw_patches(filters.layer_colour_patches(model, layer.name), structure)
+else:
+    draw_filters(filters.filter_weights(model, layer.name, channel), layer, layer.input_channels[channel])

@@ -1,0 +1,68 @@
+"""The timeline in a real headless Chromium: Play steps a trained run's snapshots from the untrained network
+to the end, and the filters change as it goes. The checkpoint folder is a real tiny run made here first
+(120 steps: snapshots at 0, 50, 100 and 120)."""
+import pytest
+
+from browser_actions import BROWSER_MARKS, SLOW, button, expect, keyed, open_page, sync_api, wait_until_idle
+from dashboard.harness import StreamlitServer, launch_chromium
+from tiny_cifar import write_cifar_folder
+from tiny_runs import run_to_end, tiny_config
+
+pytestmark = BROWSER_MARKS
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from cifar_core.training.job import TrainingJob
+    data, checkpoints = tmp_path_factory.mktemp("cifar"), tmp_path_factory.mktemp("checkpoints")
+    write_cifar_folder(data, per_class_train=20, per_class_test=10)
+    status = run_to_end(TrainingJob(checkpoints, data), tiny_config(steps=120, batch_size=8, checkpoint_every=40))
+    assert status.state == "finished", status.message
+    env = {"CIFAR10_DATA_DIR": str(data), "CIFAR10_CHECKPOINT_DIR": str(checkpoints)}
+    with StreamlitServer(env=env, log_path=tmp_path_factory.mktemp("log") / "streamlit.log") as running:
+        yield running
+
+
+@pytest.fixture
+def page(server):
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(30_000)
+        tab.goto(server.url)
+        yield tab
+        browser.close()
+
+
+def shown_step(page):
+    return keyed(page, "filters_timeline").get_by_role("slider")
+
+
+def filters_picture(page):
+    """The drawn filters' data, to tell one step's from another's."""
+    return page.evaluate("""() => { const plot = document.querySelector(
+        '.st-key-filters_grid:not([data-stale="true"]) .js-plotly-plot, '
+        + '.st-key-filters_patches:not([data-stale="true"]) .js-plotly-plot');
+        return plot && plot.data ? JSON.stringify(plot.data.map(t => t.z || t.source || null)) : null }""")
+
+
+def test_play_steps_through_the_snapshots_from_the_untrained_network_to_the_end(page):
+    open_page(page, "Filters")
+    expect(shown_step(page)).to_have_attribute("aria-valuetext", "step 120 · 100%", timeout=SLOW)
+    wait_until_idle(page)
+    trained = filters_picture(page)
+    button(page, "filters_play").click()
+    seen = []
+    for label in ("step 0 (untrained)", "step 50", "step 100", "step 120"):
+        expect(shown_step(page)).to_have_attribute("aria-valuetext", sync_api_re(label), timeout=SLOW)
+        seen.append(label)
+        if label == "step 0 (untrained)":
+            wait_until_idle(page)
+            assert filters_picture(page) != trained  # the untrained network's filters are drawn
+    expect(button(page, "filters_play")).to_have_text("Play", timeout=SLOW)  # it stops at the end
+    assert seen == ["step 0 (untrained)", "step 50", "step 100", "step 120"]
+
+
+def sync_api_re(label):
+    import re
+    return re.compile("^" + re.escape(label) + r"( · \d+%)?$")
