@@ -41,3 +41,40 @@ def cell_indices(labels, probabilities, true_class, predicted_class):
     index = np.flatnonzero((labels == true_class) & (predicted == predicted_class))
     confidence = probabilities[index, predicted_class]
     return index[np.argsort(-confidence, kind="stable")]
+
+
+@dataclass(frozen=True)
+class ConfusionChange:
+    """How the confusion matrix changed between two points of training: `before` (the step compared with)
+    and `after` (the chosen step); both over the same test images."""
+    before: Confusion
+    after: Confusion
+    difference: np.ndarray  # (10, 10) int: after minus before counts; each row sums to 0
+
+    def normalised_difference(self):
+        """(10, 10) float: the change of each cell as a fraction of its true class."""
+        return self.after.normalised() - self.before.normalised()
+
+
+def compare_confusions(labels, before_predicted, after_predicted):
+    """The confusion matrices of two sets of predictions, (N,) ints each, for the same `labels`, and their
+    difference (after minus before)."""
+    before, after = confusion_matrix(labels, before_predicted), confusion_matrix(labels, after_predicted)
+    return ConfusionChange(before, after, after.matrix - before.matrix)
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """Which test images moved into and out of one cell between two points of training."""
+    entered: np.ndarray  # (E,) indices in the cell after, not before; most confident (after) first
+    left: np.ndarray     # (L,) indices in the cell before, not after; most confident (before) first
+    left_to: np.ndarray  # (L,) the class each image that left is predicted as after
+
+
+def cell_changes(labels, before_probabilities, after_probabilities, true_class, predicted_class):
+    """The images that entered and left cell (true_class, predicted_class); probabilities: (N, 10) each."""
+    before = cell_indices(labels, before_probabilities, true_class, predicted_class)
+    after = cell_indices(labels, after_probabilities, true_class, predicted_class)
+    entered = after[~np.isin(after, before)]
+    left = before[~np.isin(before, after)]
+    return CellChange(entered, left, np.argmax(after_probabilities[left], axis=1))

@@ -1,14 +1,18 @@
-"""Confusion matrix: which classes the network mixes up; click a cell to see those very images."""
+"""Confusion matrix: which classes the network mixes up; click a cell to see those very images. With "Compare
+with another step" on, the matrix shows how each cell changed since another step of the run."""
+from types import SimpleNamespace
+
 import streamlit as st
 
+from cifar_core import snapshots
 from cifar_core.insights import confusion, feature_maps
-from dashboard.figures.confusion import confusion_figure, per_class_figure
+from dashboard.figures import confusion as figures
 from dashboard.figures.feature_maps import draw_network_view
 from dashboard.figures.images import pixels_html
-from dashboard.ui import loaders, navigation
-from dashboard.ui.words import describe_cell, describe_empty_cell
+from dashboard.ui import loaders, navigation, timeline
+from dashboard.ui.words import count_of, describe_cell, describe_empty_cell, describe_point
 
-GALLERY_SIZE = 24  # images shown per cell, most confident first
+GALLERY_SIZE = 24  # images shown per cell (and per "left this cell" row), most confident first
 PER_ROW = 8
 
 
@@ -19,10 +23,10 @@ def set_cell(cell):
     st.session_state.pop("cm_chosen", None)
 
 
-def apply_click():
-    """A new click on the chart chooses its cell. No points means no new click: the chart forgets its
-    selection whenever the figure changes (a toggle, the highlight), so that must not clear the cell."""
-    event = st.session_state.get("cm_chart")
+def apply_click(chart):
+    """A new click on the chart chooses its cell. No points means no new click: the chart forgets its selection
+    whenever the figure changes (a toggle, the highlight, the step), so that must not clear the cell."""
+    event = st.session_state.get(chart)
     points = event["selection"]["points"] if event else []
     click = tuple(int(v) for v in points[0]["customdata"][:2]) if points else None
     if click != st.session_state.get("cm_last_click"):
@@ -54,23 +58,51 @@ def matrix_controls(names):
     return normalise, hide
 
 
-def draw_gallery(dataset, probabilities, cell, checkpoint, result):
+def compare_controls(dataset, predicted):
+    """The toggle and the other step -> None (off), or the other step's label, test probabilities and the
+    ConfusionChange from it to `predicted`, the chosen step's (N,) answers."""
+    several = len(snapshots.timeline(timeline.run_folder())) > 1
+    on = st.toggle("Compare with another step", key="cm_compare", disabled=not several,
+                   help="Colour each cell by how much it changed since another step of this run." if several
+                   else "This run has one snapshot so far: train it further to compare two steps.")
+    if not (on and several):
+        return None
+    other = timeline.other_point("cm_compare_with", "Compare with", 0)
+    answers = loaders.test_probabilities(other, dataset)  # (N, 10)
+    return SimpleNamespace(label=describe_point(other), probabilities=answers,
+                           change=confusion.compare_confusions(dataset.test_labels, answers.argmax(axis=1), predicted))
+
+
+def draw_tiles(dataset, indices, captions):
+    """The images with their captions and a "Look inside" button each, PER_ROW to a row."""
+    for start in range(0, len(indices), PER_ROW):
+        for column, index, caption in zip(st.columns(PER_ROW), indices[start:start + PER_ROW], captions[start:]):
+            column.html(pixels_html(dataset.test_images[index], caption))
+            column.button("Look inside", key=f"cm_pick_{index}", width="stretch", on_click=choose, args=(int(index),),
+                          type="primary" if index == st.session_state.get("cm_chosen") else "secondary")
+
+
+def draw_gallery(dataset, probabilities, cell, checkpoint, result, other):
+    """The cell's images at the chosen step; comparing, which are new in it and which left it since `other`."""
     true, pred = cell
     names = dataset.class_names
     indices = confusion.cell_indices(dataset.test_labels, probabilities, true, pred)
+    moved = other and confusion.cell_changes(dataset.test_labels, other.probabilities, probabilities, true, pred)
+    shown, left = indices[:GALLERY_SIZE], (moved.left[:GALLERY_SIZE] if moved else [])
     if len(indices) == 0:
         st.info(describe_empty_cell(int(result.matrix[true].sum()), names[true], names[pred]))
-        return
-    shown = indices[:GALLERY_SIZE]
-    st.markdown(describe_cell(len(indices), len(shown), names[true], names[pred]))
-    for start in range(0, len(shown), PER_ROW):
-        for column, index in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
-            column.html(pixels_html(dataset.test_images[index], f"{probabilities[index, pred]:.0%} · #{index}"))
-            column.button("Look inside", key=f"cm_pick_{index}", width="stretch", on_click=choose, args=(int(index),),
-                          type="primary" if index == st.session_state.get("cm_chosen") else "secondary")
+    else:
+        new = f" **{len(moved.entered):,}** of them are new here since {other.label} (marked *new*)." if moved else ""
+        st.markdown(describe_cell(len(indices), len(shown), names[true], names[pred]) + new)
+        draw_tiles(dataset, shown, [f"{probabilities[i, pred]:.0%} · #{i}"
+                                    + (" · new" if moved and i in moved.entered else "") for i in shown])
+    if len(left):
+        st.markdown(f"**{count_of(len(moved.left), 'test image')}** left this cell since {other.label}; "
+                    "the caption says what the network calls it now.")
+        draw_tiles(dataset, left, [f"now {names[to]} · #{i}" for i, to in zip(left, moved.left_to)])
     chosen = st.session_state.get("cm_chosen")
-    if chosen in shown:
-        st.subheader(f"Inside test image {chosen}")
+    if chosen in shown or chosen in left:
+        st.subheader(f"Inside test image {chosen} at {describe_point(checkpoint)}")
         with st.spinner("Loading the trained network…"):
             inference = loaders.inference_model(checkpoint)  # only now: the matrix itself needs no TensorFlow
         view = feature_maps.network_view(inference, dataset.test_images[chosen])
@@ -78,25 +110,36 @@ def draw_gallery(dataset, probabilities, cell, checkpoint, result):
 
 
 @st.fragment
-def matrix_and_gallery(dataset, probabilities, result, checkpoint):
+def matrix_and_gallery(dataset, probabilities, result, checkpoint, other):
     """Chart, keyboard route and gallery rerun together on a click, without the rest of the page."""
-    names = dataset.class_names
-    apply_click()
+    names, change = dataset.class_names, other and other.change
+    chart = "cm_difference" if change else "cm_chart"
+    apply_click(chart)
     normalise, hide = matrix_controls(names)
     cell = st.session_state.get("cm_cell")
-    st.plotly_chart(confusion_figure(result, names, normalise, hide, cell), on_select="rerun",
-                    selection_mode="points", key="cm_chart")
+    if change:
+        st.caption("The diagonal grows as the network learns; the biggest reds off the diagonal are "
+                   "confusions that got worse, the blues ones it has grown out of.")
+        figure = figures.difference_figure(change, names, normalise, hide, cell, other.label, describe_point(checkpoint))
+    else:
+        figure = figures.confusion_figure(result, names, normalise, hide, cell)
+    st.plotly_chart(figure, on_select="rerun", selection_mode="points", key=chart)
     if cell is None:
         st.caption("Click a cell (or choose its two classes above) to see its test images.")
     else:
-        draw_gallery(dataset, probabilities, cell, checkpoint, result)
+        draw_gallery(dataset, probabilities, cell, checkpoint, result, other)
 
 
-def draw_accuracy(result, names, count):
+def draw_accuracy(result, names, count, checkpoint, other):
     left, right = st.columns([1, 3])
-    left.metric("Test accuracy", f"{result.accuracy:.1%}", help=f"Over all {count:,} test images.")
+    change = other and other.change
+    delta = f"{result.accuracy - change.before.accuracy:+.1%} since {other.label}" if change else None
+    left.metric("Test accuracy", f"{result.accuracy:.1%}", delta=delta, help=f"Over all {count:,} test images.")
     left.caption("Guessing at random would score 10%.")
-    right.plotly_chart(per_class_figure(result.per_class_accuracy, names), key="cm_per_class")
+    figure = (figures.per_class_compare_figure(change.before.per_class_accuracy, result.per_class_accuracy,
+                                               names, other.label, describe_point(checkpoint)) if change
+              else figures.per_class_figure(result.per_class_accuracy, names))
+    right.plotly_chart(figure, key="cm_per_class")
 
 
 navigation.page_header(
@@ -105,10 +148,11 @@ navigation.page_header(
     "everything else is a mistake. **Click any cell** to see those test images, then look inside "
     "one to see why the network got it wrong.")
 dataset = loaders.require_dataset()
-checkpoint = loaders.require_checkpoint("cm_checkpoint")
+checkpoint = timeline.require_point("cm")
 probabilities = loaders.test_probabilities(checkpoint, dataset)  # (N, 10); a damaged checkpoint stops the page
 result = confusion.confusion_matrix(dataset.test_labels, probabilities.argmax(axis=1))
+other = compare_controls(dataset, probabilities.argmax(axis=1))  # None unless comparing
 summary = st.container()  # above the matrix on the page, but sent after it: the browser draws the matrix first
-matrix_and_gallery(dataset, probabilities, result, checkpoint)
+matrix_and_gallery(dataset, probabilities, result, checkpoint, other)
 with summary:
-    draw_accuracy(result, dataset.class_names, len(dataset.test_labels))
+    draw_accuracy(result, dataset.class_names, len(dataset.test_labels), checkpoint, other)
