@@ -281,7 +281,7 @@ def test_start_fresh_asks_first_and_sets_old_checkpoints_aside(job, folders):
     assert job.wait(timeout=120)
     assert checkpoints.list_checkpoints(folders) == []
     (aside,) = folders.glob("previous-*")
-    assert sorted(p.name for p in aside.iterdir()) == ["ckpt-00000015", "ckpt-00000030"]
+    assert sorted(p.name for p in aside.iterdir()) == ["ckpt-00000015", "ckpt-00000030", "snapshots"]
 
 
 def test_with_many_browsers_watching_each_redraws_less_often(job, monkeypatch):
@@ -318,6 +318,7 @@ def test_other_settings_while_a_run_exists_ask_to_continue_it_or_start_a_new_one
     assert job.wait(timeout=120) and job.status().step == 60 and job.status().config.preset == "quick"
 
     at.run()
+    assert all("extended by 30 steps" in chart.proto.spec for chart in at.get("plotly_chart"))  # marked at 30
     at.radio(key="train_preset").set_value("notebook").run()
     at.button(key="train_start").click().run()
     at.button(key="train_new").click().run()
@@ -325,7 +326,7 @@ def test_other_settings_while_a_run_exists_ask_to_continue_it_or_start_a_new_one
     assert job.wait(timeout=120)
     assert job.status().config.preset == "notebook" and job.status().start_step == 0
     (aside,) = folders.glob("previous-*")
-    assert [p.name for p in sorted(aside.iterdir())][-1] == "ckpt-00000060"  # the quick run, kept
+    assert [p.name for p in sorted(aside.glob("ckpt-*"))][-1] == "ckpt-00000060"  # the quick run, kept
 
 
 def test_a_failed_run_shows_its_message(monkeypatch, folders, tmp_path):

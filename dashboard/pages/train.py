@@ -2,13 +2,15 @@
 
 The run lives in the server's one training job, so every browser sees the same run; this page only sends
 it commands (the teacher's, dashboard/ui/run_controls.py) and draws its progress snapshots."""
+from functools import partial
+
 import streamlit as st
 
-from cifar_core import checkpoints, data
+from cifar_core import checkpoints, data, snapshots
 from cifar_core.training import job as job_module
 from cifar_core.training.plan import describe_settings
 from dashboard.figures.curves import accuracy_figure, loss_figure
-from dashboard.ui import loaders, navigation, roles, run_controls, state, words
+from dashboard.ui import loaders, navigation, roles, run_controls, state, timeline, words
 
 # The status redraws every second while a run goes (less often with many browsers watching: redraw_seconds);
 # while none does, the page checks every IDLE_SECONDS, so that a run started anywhere shows everywhere, and
@@ -17,40 +19,60 @@ from dashboard.ui import loaders, navigation, roles, run_controls, state, words
 # (benchmarks/dashboard_budgets.py measures the effect on training).
 CHART_SECONDS = 3.0
 IDLE_SECONDS = 1.5
+CHARTS = ("train_accuracy_chart", "train_loss_chart")
+OPEN_ON = (navigation.FILTERS, navigation.FEATURE_MAPS, navigation.CONFUSION)  # pages a snapshot opens on
 
 
-def chart_history(status):
-    """The run's history (before any run in this server, the latest checkpoint's), or the copy held to zoom in.
+def chart_history(job):
+    """The run's history (before any run in this server, the latest checkpoint's) and its snapshots
+    ([(step, test accuracy)]), or the copy held to zoom in.
 
     A new point redraws a chart as a new element, which resets its zoom: Streamlit 1.67 derives the
     element's identity from the figure, so uirevision cannot help. A held copy keeps the figure still."""
-    if status.active:
+    if job.status().active:
         st.toggle("Hold the charts to zoom in", key="train_hold",
                   help="While a run is going, the charts are redrawn with new points every few seconds, "
                        "which resets the zoom.")
     held = st.session_state.get("train_held")
     if held and st.session_state.get("train_hold"):
         return held
-    history = {}
-    if status.history_steps or status.test_steps:
-        history = dict(steps=status.history_steps, batch_accuracy=status.batch_accuracy, loss=status.loss,
-                       test_steps=status.test_steps, test_accuracy=status.test_accuracy)
-    elif (latest := checkpoints.latest_checkpoint(loaders.checkpoint_dir())) is not None:
-        try:
-            history = latest.history()
-        except checkpoints.CheckpointError:
-            pass  # the checkpoint list below still shows it; the analysis pages report the damage
-    st.session_state.train_held = history
-    return history
+    history = job.history()
+    if not history["steps"] and not history["test_steps"]:
+        history = {}
+        if (latest := checkpoints.latest_checkpoint(loaders.checkpoint_dir())) is not None:
+            try:
+                history = latest.history()
+            except checkpoints.CheckpointError:
+                pass  # the checkpoint list below still shows it; the analysis pages report the damage
+    kept = [(s.step, s.test_accuracy) for s in snapshots.list_snapshots(loaders.checkpoint_dir())]
+    st.session_state.train_held = history, kept
+    return history, kept
 
 
-def draw_charts(history):
+def draw_charts(history, kept):
     if not history.get("steps") and not history.get("test_steps"):
         st.info("Nothing trained yet: press Start and the curves appear here.")
         return
+    if kept:
+        note, choice = st.columns([3, 2], vertical_alignment="center")
+        note.markdown("Diamonds mark snapshots kept for the timeline: click one to look inside the network "
+                      "at that step.")
+        choice.segmented_control("Show it on", OPEN_ON, default=navigation.FILTERS, key="train_open_on",
+                                 format_func=lambda page: navigation.entry(page).title)
     accuracy, loss = st.columns(2)
-    accuracy.plotly_chart(accuracy_figure(history), key="train_accuracy_chart")
-    loss.plotly_chart(loss_figure(history), key="train_loss_chart")
+    for column, figure, key in ((accuracy, accuracy_figure, CHARTS[0]), (loss, loss_figure, CHARTS[1])):
+        column.plotly_chart(figure(history, kept), key=key, on_select=partial(_picked_snapshot, key),
+                           selection_mode="points")
+    if (step := st.session_state.pop("train_open_step", None)) is not None:
+        timeline.open_at(st.session_state.get("train_open_on") or navigation.FILTERS, step)
+
+
+def _picked_snapshot(key):
+    """A click on a chart: keep a diamond's step (its customdata) for the fragment's body to open. Read here,
+    in the callback: by the rerun, new points may have made the chart a new element, without the click."""
+    for point in (st.session_state.get(key) or {}).get("selection", {}).get("points", []):
+        if point.get("customdata"):  # only the diamonds carry one; a double-click clears: no points
+            st.session_state.train_open_step = int(point["customdata"][0])
 
 
 def draw_status(status, latest, teacher=False):
@@ -130,7 +152,7 @@ def draw_live_status(job, shown, every):
 def draw_live_charts(job):
     """The charts, redrawn every CHART_SECONDS (times the status interval) while a run goes: a fragment of
     their own, so the status's redraws neither rebuild nor resend them."""
-    draw_charts(chart_history(job.status()))
+    draw_charts(*chart_history(job))
 
 
 navigation.page_header(
