@@ -6,7 +6,7 @@ from cifar_core import uploads
 from cifar_core.insights import feature_maps
 from dashboard.figures.feature_maps import draw_network_view
 from dashboard.figures.images import pixels_html
-from dashboard.ui import loaders, navigation
+from dashboard.ui import loaders, navigation, timeline
 
 SOURCES = ("Gallery", "Test image number", "Class", "Your own photo")
 
@@ -77,7 +77,7 @@ navigation.page_header(
     "respond to colours and edges, conv2's to combinations of them. At the end, the ten class "
     "probabilities show what the network concluded.")
 dataset = loaders.require_dataset()
-checkpoint = loaders.require_checkpoint("fm_checkpoint")
+checkpoint = timeline.require_point("fm")
 image, true_class, description = image_controls(dataset)
 st.subheader(f"What the network sees in {description}")
 view = feature_maps.network_view(loaders.inference_model(checkpoint), image)
