@@ -1,6 +1,8 @@
 """The timeline in a real headless Chromium: Play steps a trained run's snapshots from the untrained network
 to the end, and the filters change as it goes. The checkpoint folder is a real tiny run made here first
 (120 steps: snapshots at 0, 50, 100 and 120)."""
+import re
+
 import pytest
 
 from browser_actions import BROWSER_MARKS, SLOW, button, expect, keyed, open_page, sync_api, wait_until_idle
@@ -38,31 +40,27 @@ def shown_step(page):
     return keyed(page, "filters_timeline").get_by_role("slider")
 
 
-def filters_picture(page):
-    """The drawn filters' data, to tell one step's from another's."""
-    return page.evaluate("""() => { const plot = document.querySelector(
-        '.st-key-filters_grid:not([data-stale="true"]) .js-plotly-plot, '
-        + '.st-key-filters_patches:not([data-stale="true"]) .js-plotly-plot');
-        return plot && plot.data ? JSON.stringify(plot.data.map(t => t.z || t.source || null)) : null }""")
+PICTURE = """() => { const plot = document.querySelector(
+    '.st-key-filters_patches:not([data-stale="true"]) .js-plotly-plot');
+    return plot && plot.data ? JSON.stringify(plot.data.map(t => t.z || t.source || null)) : null }"""
 
 
 def test_play_steps_through_the_snapshots_from_the_untrained_network_to_the_end(page):
     open_page(page, "Filters")
     expect(shown_step(page)).to_have_attribute("aria-valuetext", "step 120 · 100%", timeout=SLOW)
     wait_until_idle(page)
-    trained = filters_picture(page)
+    trained = page.evaluate(PICTURE)  # conv1's colour patches at the end of the run
+    assert trained
     button(page, "filters_play").click()
-    seen = []
-    for label in ("step 0 (untrained)", "step 50", "step 100", "step 120"):
-        expect(shown_step(page)).to_have_attribute("aria-valuetext", sync_api_re(label), timeout=SLOW)
-        seen.append(label)
-        if label == "step 0 (untrained)":
-            wait_until_idle(page)
-            assert filters_picture(page) != trained  # the untrained network's filters are drawn
-    expect(button(page, "filters_play")).to_have_text("Play", timeout=SLOW)  # it stops at the end
-    assert seen == ["step 0 (untrained)", "step 50", "step 100", "step 120"]
+    for label in ("step 0 (untrained)", "step 50", "step 100", "step 120"):  # one after the other, in order
+        expect(shown_step(page)).to_have_attribute("aria-valuetext", step_label(label), timeout=SLOW)
+        if label == "step 0 (untrained)":  # the untrained network's filters are drawn: not the trained ones
+            page.wait_for_function(f"t => ({PICTURE})() !== null && ({PICTURE})() !== t", arg=trained,
+                                   timeout=SLOW)
+    expect(button(page, "filters_play")).to_have_text(re.compile("Play$"), timeout=SLOW)  # it stops at the end
+    wait_until_idle(page)
+    assert page.evaluate(PICTURE) == trained  # back at the end: the trained filters again
 
 
-def sync_api_re(label):
-    import re
+def step_label(label):
     return re.compile("^" + re.escape(label) + r"( · \d+%)?$")
