@@ -34,6 +34,11 @@ moment the expected element is in the page; waits poll on every animation frame)
                    run and loaded. Cells with the most images, on and off the diagonal.
   feature maps     Enter in "Test image number" (a new number) -> the heading names the
                    new image and the conv2 chart (the page's last) holds its maps.
+  timeline         on Filters, Feature maps and Confusion matrix: an arrow key on the timeline
+                   slider (one snapshot earlier, from the run's end to step 0, then later,
+                   back to the end) -> the page's charts redrawn with that snapshot's data.
+  play             on Filters, Play from step 0: snapshots shown per second, from the first
+                   change of the slider to the last (the run's end, where Play stops).
   throughput       training images/second (iterations x batch size) between two changes
                    of the step counter about --window-seconds apart, read on Home by a
                    probe tab (reloaded every 0.5 s near both ends; each end timed to the
@@ -79,8 +84,11 @@ CHECKPOINT_EVERY = 1000  # the default preset's, which the training phase runs
 BUDGETS = {  # name: (budget, unit); lower is better for all
     "first_paint": (3.0, "s"), "confusion_new": (5.0, "s"), "confusion_cached": (0.5, "s"),
     "cell_click": (0.5, "s"), "feature_maps": (0.5, "s"), "throughput_drop": (15.0, "%"),
-    "peak_rss": (1.5, "GB"),
+    "peak_rss": (1.5, "GB"), "timeline_filters": (0.5, "s"), "timeline_feature_maps": (0.5, "s"),
+    "timeline_confusion": (0.5, "s"), "play_interval": (1.0, "s"),
 }
+TIMELINE_PAGES = {"filters": "Filters", "feature_maps": "Feature maps", "confusion": "Confusion matrix"}
+WIDGET_PREFIX = {"filters": "filters", "feature_maps": "fm", "confusion": "cm"}
 
 
 # --- the server's memory ------------------------------------------------------------------
@@ -193,6 +201,68 @@ def feature_map_changes(page, indices):
         field.fill(str(index))
         samples.append(timed(lambda: field.press("Enter"), lambda: wait_fn(page, MAPS_DONE, [index, before])))
     return samples
+
+
+CHARTS_NOW = """() => JSON.stringify([...document.querySelectorAll('.stPlotlyChart .js-plotly-plot')]
+  .filter(p => !p.closest('[data-stale="true"]')).map(p => (p.data || []).map(t => t.z || t.source || t.y || null)))"""
+CHARTS_CHANGED = """([before, slider, label]) => {
+  const thumb = document.querySelector(slider);
+  if (!thumb || thumb.getAttribute('aria-valuetext') !== label) return false;
+  if (document.querySelector('[data-stale="true"]')) return false;  // the run has not drawn everything yet
+  return (""" + CHARTS_NOW + """)() !== before; }"""
+
+
+def slider_thumb(prefix):
+    return f"{fresh(prefix + '_timeline')} input[type='range']"  # the slider's thumb, focusable
+
+
+def timeline_moves(page, view):
+    """Seconds from an arrow key on the timeline slider to the page redrawn at that snapshot: from the run's
+    end down to step 0 (each snapshot new to this server), then back up (cached)."""
+    prefix = WIDGET_PREFIX[view]
+    sidebar(page, TIMELINE_PAGES[view]).click()
+    thumb = page.locator(slider_thumb(prefix))
+    thumb.wait_for(state="attached", timeout=TIMEOUT)
+    page.locator(".stPlotlyChart .js-plotly-plot").first.wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(500)
+    samples = []
+    for key in ["ArrowLeft"] * 20 + ["ArrowRight"] * 20:
+        before_label = thumb.get_attribute("aria-valuetext")
+        value, low, high = thumb.evaluate("e => [e.value, e.min, e.max]")
+        at_end = value == (low if key == "ArrowLeft" else high)
+        if at_end:
+            continue
+        before = page.evaluate(CHARTS_NOW)
+        thumb.focus()
+        start = time.perf_counter()
+        thumb.press(key)
+        page.wait_for_function("([s, l]) => { const t = document.querySelector(s); "
+                               "return t && t.getAttribute('aria-valuetext') !== l }",
+                               arg=[slider_thumb(prefix), before_label], polling="raf", timeout=TIMEOUT)
+        label = page.locator(slider_thumb(prefix)).get_attribute("aria-valuetext")
+        wait_fn(page, CHARTS_CHANGED, [before, slider_thumb(prefix), label])
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def play_intervals(page):
+    """Seconds between two snapshots while Play runs on Filters, from step 0 to the run's end."""
+    sidebar(page, "Filters").click()
+    thumb = page.locator(slider_thumb("filters"))
+    thumb.wait_for(state="attached", timeout=TIMEOUT)
+    page.locator(fresh("filters_play")).get_by_role("button").click()
+    changes, label = [], None
+    deadline = time.perf_counter() + 120
+    while time.perf_counter() < deadline:
+        now = page.locator(slider_thumb("filters")).get_attribute("aria-valuetext")
+        if now != label:
+            changes.append(time.perf_counter())
+            label = now
+        if len(changes) > 1 and page.locator(fresh("filters_play")).get_by_role("button").inner_text().strip() \
+                .endswith("Play"):
+            break
+        page.wait_for_timeout(20)
+    return [b - a for a, b in zip(changes[1:], changes[2:])]  # the first change is Play's jump to step 0
 
 
 def new_tab(browser):
@@ -323,6 +393,8 @@ def one_server(browser, data_dir, checkpoint, training, measure_throughput, args
     already = {name: len(values) for name, values in samples.items()}
     with tempfile.TemporaryDirectory(prefix="dashboard-budgets-") as folder:
         shutil.copytree(checkpoint.path, Path(folder) / checkpoint.path.name)
+        if (checkpoint.path.parent / "snapshots").is_dir():  # the run's timeline
+            shutil.copytree(checkpoint.path.parent / "snapshots", Path(folder) / "snapshots")
         server = StreamlitServer(env={"CIFAR10_DATA_DIR": str(data_dir), "CIFAR10_CHECKPOINT_DIR": folder},
                                  ports=PORTS, log_path=Path(folder) / "streamlit.log")
         tabs = []
@@ -357,6 +429,10 @@ def one_server(browser, data_dir, checkpoint, training, measure_throughput, args
             samples[key + "cell_click"] += cell_clicks(tab_b, args.clicks)
             indices = [1000 * (i + 1) + 7 for i in range(args.changes)]  # any other test images
             samples[key + "feature_maps"] += feature_map_changes(tab_b, indices)
+            if args.timeline:
+                for view in TIMELINE_PAGES:
+                    samples[f"{key}timeline_{view}"] += timeline_moves(tab_b, view)
+                samples[key + "play_interval"] += play_intervals(tab_b)
             new = {name.split(":")[-1]: values[already[name]:] for name, values in samples.items()
                    if len(values) > already[name]}  # "idle:x" and "training:x" both print as "x"
             print("    " + ", ".join(f"{name} {', '.join(f'{v:.2f}' for v in values)} s"
@@ -401,7 +477,11 @@ def summary(samples, rss_peaks):
         for key, label in (("confusion_new", "Confusion matrix, new checkpoint"),
                            ("confusion_cached", "Confusion matrix, cached"),
                            ("cell_click", "Cell click -> its gallery"),
-                           ("feature_maps", "Feature maps of another image")):
+                           ("feature_maps", "Feature maps of another image"),
+                           ("timeline_filters", "Timeline step -> Filters"),
+                           ("timeline_feature_maps", "Timeline step -> Feature maps"),
+                           ("timeline_confusion", "Timeline step -> Confusion matrix"),
+                           ("play_interval", "Play: seconds per snapshot")):
             values = samples.get(f"{phase}:{key}", [])
             rows.append((f"{label} ({words})", median(values), key, "s", len(values)))
     zero, three = samples.get("throughput_0", []), samples.get("throughput_3", [])
@@ -459,6 +539,8 @@ def main():
     parser.add_argument("--throughput-rounds", type=int, default=2,
                         help="windows per condition (0 and 3 tabs)")
     parser.add_argument("--no-throughput", dest="throughput", action="store_false")
+    parser.add_argument("--no-timeline", dest="timeline", action="store_false",
+                        help="skip the timeline and Play measurements (pages without a timeline)")
     parser.add_argument("--phases", choices=("both", "idle", "training"), default="both",
                         help="measure only one phase (for a quick check of one change)")
     parser.add_argument("--checkpoint-dir", help="use its latest checkpoint instead of training one")
@@ -474,7 +556,8 @@ def main():
     samples = {key: [] for key in ("first_paint", "dataset_status", "throughput_0", "throughput_3",
                                    "throughput_cpu")}
     for phase in ("idle", "training"):
-        for key in ("confusion_new", "confusion_cached", "cell_click", "feature_maps"):
+        for key in ("confusion_new", "confusion_cached", "cell_click", "feature_maps", *[
+                f"timeline_{view}" for view in TIMELINE_PAGES], "play_interval"):
             samples[f"{phase}:{key}"] = []
     rss_peaks = []
     with tempfile.TemporaryDirectory(prefix="dashboard-budgets-") as scratch:
