@@ -35,21 +35,24 @@ def filter_controls():
     return layer, view, channel
 
 
-def what_to_notice(structure, step, layer):
+def what_to_notice(structure, checkpoint, layer):
     """One line from the filters' measured smoothness (and the step): noise, first structure, edges/blobs."""
     smooth = f"smoothness {structure.mean_smoothness:.2f}: 0 for random weights, near 1 when neighbours agree"
-    if step == 0:
+    scores = (f"the network already gets {checkpoint.test_accuracy:.0%} of the test images right"
+              if checkpoint.test_accuracy is not None else "the network is learning")
+    if checkpoint.step == 0:
         return ("**What to notice:** random noise: nothing learned yet. This is the untrained network; "
                 "drag the timeline to a later step and watch the noise turn into patterns.")
     if structure.stage == "noise":
-        return f"**What to notice:** still random noise: nothing learned yet ({smooth})."
+        return (f"**What to notice:** the filters still look like random noise ({smooth}), yet {scores}: "
+                "every weight has moved a little, not enough to show a pattern yet.")
     if structure.stage == "emerging":
         return (f"**What to notice:** the first structure: neighbouring weights start to agree ({smooth}), "
-                "so soft blobs and stripes show through the noise. Later steps sharpen them.")
+                "so soft blobs and stripes show through the noise. Longer training sharpens them.")
     if layer.name != "layer_conv1":
         return (f"**What to notice:** smooth patterns: each filter weighs neighbouring places of a conv1 map "
                 f"alike ({smooth}); conv2 combines conv1's edges and colours into larger shapes.")
-    return ("**What to notice:** smooth edges and colour blobs appear: light/dark stripes at several angles "
+    return ("**What to notice:** smooth edges and colour blobs: light/dark stripes at several angles "
             f"(edge detectors) and {structure.colourful_filters} filters that are a patch of one colour "
             f"against another ({smooth}).")
 
@@ -88,7 +91,7 @@ checkpoint = timeline.require_point("filters")
 layer, view, channel = filter_controls()
 model = loaders.inference_model(checkpoint).model
 structure = filters.layer_structure(model, layer.name)
-st.markdown(what_to_notice(structure, checkpoint.step, layer))
+st.markdown(what_to_notice(structure, checkpoint, layer))
 if view == PATCHES:
     draw_patches(filters.layer_colour_patches(model, layer.name), structure)
 else:
