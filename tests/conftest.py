@@ -26,3 +26,25 @@ def trained_dir(tmp_path_factory, tiny_data_dir):
     status = run_to_end(TrainingJob(folder, tiny_data_dir), tiny_config())
     assert status.state == "finished", status.message
     return folder
+
+
+@pytest.fixture
+def job(tiny_data_dir, tmp_path):
+    """A TrainingJob on the tiny dataset writing to an empty folder; stopped at the end of the test."""
+    from cifar_core.training.job import TrainingJob
+    job = TrainingJob(tmp_path / "ckpt", tiny_data_dir)
+    yield job
+    job.stop()
+    job.wait(60)
+
+
+@pytest.fixture
+def trained_app(monkeypatch, tiny_data_dir, trained_dir):
+    """The dashboard pointed at the tiny dataset and the trained run; -> (data folder, checkpoint folder).
+    Streamlit's caches are shared between AppTest instances: emptied afterwards."""
+    import streamlit as st
+    monkeypatch.setenv("CIFAR10_DATA_DIR", str(tiny_data_dir))
+    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(trained_dir))
+    yield tiny_data_dir, trained_dir
+    st.cache_data.clear()
+    st.cache_resource.clear()

@@ -10,9 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import streamlit as st
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 from cifar_core import checkpoints
 from cifar_core.config import PRESETS
@@ -24,25 +22,9 @@ from dashboard.figures.curves import thin
 from dashboard.figures.feature_maps import verdict
 from dashboard.ui.navigation import AUGMENTATION, CONFUSION, FEATURE_MAPS, FILTERS
 from dashboard.ui.words import plural
+from app_pages import open_page
 
-HOME = "../dashboard/Home.py"  # relative to this file
 ANSWERS = f"{TEST_PROBABILITIES}.npy"
-
-
-@pytest.fixture
-def folders(monkeypatch, tiny_data_dir, trained_dir):
-    monkeypatch.setenv("CIFAR10_DATA_DIR", str(tiny_data_dir))
-    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(trained_dir))
-    yield tiny_data_dir, trained_dir
-    st.cache_data.clear()  # caches are shared between AppTest instances
-    st.cache_resource.clear()
-
-
-def open_page(page):
-    at = AppTest.from_file(HOME, default_timeout=90).run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def latest_model(checkpoint_dir):
@@ -66,7 +48,7 @@ def image_urls(at):
     (FEATURE_MAPS, ["fm_timeline", "fm_play", "fm_source", "fm_probs", "fm_conv1", "fm_conv2"]),
     (CONFUSION, ["cm_timeline", "cm_play", "cm_normalise", "cm_hide_diagonal", "cm_true", "cm_pred", "cm_chart"]),
 ])
-def test_page_draws_its_controls_without_an_error(folders, page, widget_keys):
+def test_page_draws_its_controls_without_an_error(trained_app, page, widget_keys):
     at = open_page(page)
     assert not at.error
     for key in widget_keys:
@@ -74,20 +56,20 @@ def test_page_draws_its_controls_without_an_error(folders, page, widget_keys):
 
 
 @pytest.mark.parametrize("page", [FILTERS, FEATURE_MAPS, CONFUSION])
-def test_without_a_checkpoint_the_page_says_to_train_first(folders, monkeypatch, tmp_path, page):
+def test_without_a_checkpoint_the_page_says_to_train_first(trained_app, monkeypatch, tmp_path, page):
     monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path))
     at = open_page(page)
     assert "no trained model yet" in at.info[0].value
 
 
 @pytest.mark.parametrize("page", [AUGMENTATION, FEATURE_MAPS, CONFUSION])
-def test_without_the_dataset_the_page_says_where_to_get_it(folders, monkeypatch, tmp_path, page):
+def test_without_the_dataset_the_page_says_where_to_get_it(trained_app, monkeypatch, tmp_path, page):
     monkeypatch.setenv("CIFAR10_DATA_DIR", str(tmp_path))
     at = open_page(page)
     assert "dataset is not on this computer" in at.info[0].value
 
 
-def test_reroll_draws_new_distortions_of_the_same_image(folders):
+def test_reroll_draws_new_distortions_of_the_same_image(trained_app):
     at = open_page(AUGMENTATION)
     original, *distorted = image_urls(at)
     assert len(distorted) == 9
@@ -97,7 +79,7 @@ def test_reroll_draws_new_distortions_of_the_same_image(folders):
     assert set(rerolled).isdisjoint(distorted)
 
 
-def test_strengths_go_back_to_the_notebooks_values(folders):
+def test_strengths_go_back_to_the_notebooks_values(trained_app):
     at = open_page(AUGMENTATION)
     at.slider(key="aug_hue").set_value(0.3)
     at.toggle(key="aug_flip").set_value(False).run()
@@ -107,7 +89,7 @@ def test_strengths_go_back_to_the_notebooks_values(folders):
     assert at.toggle(key="aug_flip").value is True
 
 
-def test_the_sliders_start_at_the_latest_runs_strengths_and_go_back_to_them(folders):
+def test_the_sliders_start_at_the_latest_runs_strengths_and_go_back_to_them(trained_app):
     at = open_page(AUGMENTATION)  # the checkpoint was trained with the quick preset: its milder strengths
     assert at.slider(key="aug_hue").value == pytest.approx(0.02)
     assert at.slider(key="aug_contrast").value == pytest.approx((0.8, 1.2))
@@ -128,7 +110,7 @@ def test_the_sliders_start_at_the_latest_runs_strengths_and_go_back_to_them(fold
     assert at.slider(key="aug_saturation").value == pytest.approx((0.7, 1.3))
 
 
-def test_before_any_run_the_sliders_start_at_the_default_presets_strengths(folders, monkeypatch, tmp_path):
+def test_before_any_run_the_sliders_start_at_the_default_presets_strengths(trained_app, monkeypatch, tmp_path):
     monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path))
     at = open_page(AUGMENTATION)
     default = PRESETS["default"].distortions
@@ -137,14 +119,14 @@ def test_before_any_run_the_sliders_start_at_the_default_presets_strengths(folde
     assert "the strengths of the default preset" in " ".join(c.value for c in at.caption)
 
 
-def test_random_image_picks_an_existing_image(folders):
+def test_random_image_picks_an_existing_image(trained_app):
     at = open_page(AUGMENTATION)
     at.button(key="aug_random").click().run()
     assert not at.exception
     assert 0 <= at.number_input(key="aug_index").value < 20  # 20 training images per class
 
 
-def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(folders):
+def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(trained_app):
     at = open_page(FILTERS)
     at.segmented_control(key="filters_view").set_value("channel").run()  # conv1 one colour at a time
     assert len(at.selectbox(key="filters_channel_conv1").options) == 3
@@ -153,7 +135,7 @@ def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(folders):
     assert len(channels.options) == 64
     channels.set_value(7).run()
     assert not at.exception
-    _, checkpoint_dir = folders
+    _, checkpoint_dir = trained_app
     expected = filters.filter_weights(latest_model(checkpoint_dir).model, "layer_conv2", 7)
     shown = {metric.label: float(metric.value) for metric in at.metric}
     for name in ("min", "max", "mean", "std"):
@@ -162,8 +144,8 @@ def test_conv2_offers_64_input_channels_and_the_stats_of_their_weights(folders):
     assert at.segmented_control(key="filters_view").value == "channel"  # kept while conv2 was shown
 
 
-def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):
-    data_dir, checkpoint_dir = folders
+def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(trained_app):
+    data_dir, checkpoint_dir = trained_app
     dataset = load_dataset(data_dir)
     probabilities = inference.predict_probabilities(latest_model(checkpoint_dir).model, dataset.test_images)
     matrix = confusion.confusion_matrix(dataset.test_labels, probabilities.argmax(axis=1)).matrix
@@ -181,8 +163,8 @@ def test_choosing_a_cell_by_keyboard_shows_exactly_its_images(folders):
     assert f"test images** of {plural(name)} are called **{called}**" in " ".join(m.value for m in at.markdown)
 
 
-def test_an_empty_cell_says_so_in_plain_english(folders):
-    data_dir, checkpoint_dir = folders
+def test_an_empty_cell_says_so_in_plain_english(trained_app):
+    data_dir, checkpoint_dir = trained_app
     dataset = load_dataset(data_dir)
     probabilities = inference.predict_probabilities(latest_model(checkpoint_dir).model, dataset.test_images)
     matrix = confusion.confusion_matrix(dataset.test_labels, probabilities.argmax(axis=1)).matrix
@@ -205,9 +187,9 @@ def test_a_wrong_answer_names_the_true_class_with_its_article():
     assert verdict(view, names) == "The network says **cat** (100%)."
 
 
-def test_a_checkpoint_saved_without_its_test_answers_is_classified_on_the_page(folders, tmp_path, monkeypatch):
+def test_a_checkpoint_saved_without_its_test_answers_is_classified_on_the_page(trained_app, tmp_path, monkeypatch):
     import shutil
-    _, checkpoint_dir = folders
+    _, checkpoint_dir = trained_app
     latest = checkpoints.latest_checkpoint(checkpoint_dir)
     older = tmp_path / latest.name  # as saved before checkpoints kept the test set's answers
     shutil.copytree(latest.path, older)
@@ -220,9 +202,9 @@ def test_a_checkpoint_saved_without_its_test_answers_is_classified_on_the_page(f
     assert f"{latest.test_accuracy:.1%}" in [m.value for m in at.metric]
 
 
-def test_damaged_test_answers_are_reported_not_drawn(folders, tmp_path, monkeypatch):
+def test_damaged_test_answers_are_reported_not_drawn(trained_app, tmp_path, monkeypatch):
     import shutil
-    _, checkpoint_dir = folders
+    _, checkpoint_dir = trained_app
     latest = checkpoints.latest_checkpoint(checkpoint_dir)
     shutil.copytree(latest.path, tmp_path / latest.name)
     answers = tmp_path / latest.name / ANSWERS
@@ -254,7 +236,7 @@ def test_a_click_anywhere_in_a_cell_reports_that_cell_as_plain_numbers():
     assert by_position[(3, 5)] == [3, 5, 35]  # a list, not a base64 array the click would return as a dict
 
 
-def test_looking_inside_a_gallery_image_shows_its_probabilities_and_maps(folders):
+def test_looking_inside_a_gallery_image_shows_its_probabilities_and_maps(trained_app):
     at = open_page(CONFUSION)
     at.selectbox(key="cm_true").set_value(0).run()
     for pred in range(10):  # the first non-empty cell of row 0
@@ -268,7 +250,7 @@ def test_looking_inside_a_gallery_image_shows_its_probabilities_and_maps(folders
         assert at.get_by_key(key) is not None, key
 
 
-def test_an_uploaded_photo_is_classified_without_a_true_class(folders):
+def test_an_uploaded_photo_is_classified_without_a_true_class(trained_app):
     at = open_page(FEATURE_MAPS)
     at.radio(key="fm_source").set_value("Your own photo").run()
     at.file_uploader(key="fm_upload").set_value(("red.png", png_bytes(), "image/png")).run()
@@ -277,14 +259,14 @@ def test_an_uploaded_photo_is_classified_without_a_true_class(folders):
     assert "(true)" not in str(at.get_by_key("fm_probs").proto)
 
 
-def test_the_upload_says_the_network_must_answer_one_of_its_ten_classes(folders):
+def test_the_upload_says_the_network_must_answer_one_of_its_ten_classes(trained_app):
     at = open_page(FEATURE_MAPS)
     at.radio(key="fm_source").set_value("Your own photo").run()
     note = " ".join(c.value for c in at.caption)
     assert "it must answer one of them, even for a photo of something else" in note
 
 
-def test_removing_the_upload_clears_its_result(folders):
+def test_removing_the_upload_clears_its_result(trained_app):
     at = open_page(FEATURE_MAPS)
     at.radio(key="fm_source").set_value("Your own photo").run()
     at.file_uploader(key="fm_upload").set_value(("red.png", png_bytes(), "image/png")).run()
@@ -295,7 +277,7 @@ def test_removing_the_upload_clears_its_result(folders):
     assert "No photo yet" in " ".join(c.value for c in at.caption)
 
 
-def test_a_bad_upload_explains_itself_and_the_page_carries_on(folders):
+def test_a_bad_upload_explains_itself_and_the_page_carries_on(trained_app):
     at = open_page(FEATURE_MAPS)
     at.radio(key="fm_source").set_value("Your own photo").run()
     at.file_uploader(key="fm_upload").set_value(("notes.png", b"this is not a picture", "image/png")).run()

@@ -1,29 +1,10 @@
 """The timeline on the pages that look inside: scrub a run from step 0 to its end (AppTest, real checkpoints).
 
 The conftest run (30 tiny steps) keeps snapshots at step 0 (untrained) and step 30."""
-import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from dashboard.ui.navigation import CONFUSION, FEATURE_MAPS, FILTERS
+from app_pages import open_page
 
-HOME = "../dashboard/Home.py"
-
-
-@pytest.fixture
-def folders(monkeypatch, tiny_data_dir, trained_dir):
-    monkeypatch.setenv("CIFAR10_DATA_DIR", str(tiny_data_dir))
-    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(trained_dir))
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def open_page(page):
-    at = AppTest.from_file(HOME, default_timeout=90).run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def chart(at, key):
@@ -34,14 +15,14 @@ def accuracy_shown(at):
     return next(m.value for m in at.metric if m.label == "Test accuracy")
 
 
-def test_the_slider_goes_from_the_untrained_network_to_the_trained_one_and_starts_at_the_end(folders):
+def test_the_slider_goes_from_the_untrained_network_to_the_trained_one_and_starts_at_the_end(trained_app):
     at = open_page(FILTERS)
     slider = at.select_slider(key="filters_timeline")
     assert [option.split(" · ")[0] for option in slider.options] == ["step 0 (untrained)", "step 30"]
     assert slider.value == 30
 
 
-def test_scrubbing_changes_the_filters_and_keeps_the_chosen_layer(folders):
+def test_scrubbing_changes_the_filters_and_keeps_the_chosen_layer(trained_app):
     at = open_page(FILTERS)
     at.segmented_control(key="filters_layer").set_value("layer_conv2").run()
     trained = chart(at, "filters_grid")
@@ -51,7 +32,7 @@ def test_scrubbing_changes_the_filters_and_keeps_the_chosen_layer(folders):
     assert chart(at, "filters_grid") != trained
 
 
-def test_scrubbing_changes_the_confusion_matrix_and_the_step_is_shared_by_the_pages(folders):
+def test_scrubbing_changes_the_confusion_matrix_and_the_step_is_shared_by_the_pages(trained_app):
     at = open_page(CONFUSION)
     trained_matrix, trained_accuracy = chart(at, "cm_chart"), accuracy_shown(at)
     at.select_slider(key="cm_timeline").set_value(0).run()
@@ -62,7 +43,7 @@ def test_scrubbing_changes_the_confusion_matrix_and_the_step_is_shared_by_the_pa
     assert at.select_slider(key="filters_timeline").value == 0
 
 
-def test_play_starts_from_the_untrained_network_and_a_hand_on_the_slider_stops_it(folders):
+def test_play_starts_from_the_untrained_network_and_a_hand_on_the_slider_stops_it(trained_app):
     at = open_page(FILTERS)
     at.button(key="filters_play").click().run()
     assert at.select_slider(key="filters_timeline").value == 0  # from the start: it was at the end

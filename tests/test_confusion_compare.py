@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cifar_core import snapshots
@@ -11,8 +10,8 @@ from cifar_core.data import load_dataset
 from cifar_core.insights import confusion, inference
 from dashboard.figures.confusion import difference_figure, per_class_compare_figure
 from dashboard.ui.navigation import CONFUSION
+from app_pages import HOME
 
-HOME = "../dashboard/Home.py"  # relative to this file
 NAMES = [f"c{i}" for i in range(10)]
 
 
@@ -99,15 +98,6 @@ def test_per_class_accuracy_shows_both_steps_side_by_side():
     assert list(figure.data[1].y) == [0.6] * 10
 
 
-@pytest.fixture
-def folders(monkeypatch, tiny_data_dir, trained_dir):
-    monkeypatch.setenv("CIFAR10_DATA_DIR", str(tiny_data_dir))
-    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(trained_dir))
-    yield tiny_data_dir, trained_dir
-    st.cache_data.clear()  # caches are shared between AppTest instances
-    st.cache_resource.clear()
-
-
 def open_compare():
     at = AppTest.from_file(HOME, default_timeout=90).run()
     at.switch_page(CONFUSION).run()
@@ -116,7 +106,7 @@ def open_compare():
     return at
 
 
-def test_comparing_shows_the_difference_from_the_untrained_network(folders):
+def test_comparing_shows_the_difference_from_the_untrained_network(trained_app):
     at = open_compare()
     assert at.get_by_key("cm_compare_with") is not None
     charts = {chart.proto.id: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}
@@ -126,8 +116,8 @@ def test_comparing_shows_the_difference_from_the_untrained_network(folders):
     assert "since step 0" in at.metric[0].proto.delta
 
 
-def test_a_difference_cell_shows_its_images_and_those_that_left(folders):
-    data_dir, checkpoint_dir = folders
+def test_a_difference_cell_shows_its_images_and_those_that_left(trained_app):
+    data_dir, checkpoint_dir = trained_app
     dataset = load_dataset(data_dir)
     first, last = snapshots.timeline(checkpoint_dir)[0], snapshots.timeline(checkpoint_dir)[-1]
     before, after = (inference.test_set_probabilities(point, dataset) for point in (first, last))
@@ -151,7 +141,7 @@ def test_a_difference_cell_shows_its_images_and_those_that_left(folders):
     assert not at.exception and at.get_by_key("cm_view_probs") is not None
 
 
-def test_the_chosen_cell_stays_while_the_step_changes(folders):
+def test_the_chosen_cell_stays_while_the_step_changes(trained_app):
     at = open_compare()
     at.selectbox(key="cm_true").set_value(2).run()
     at.selectbox(key="cm_pred").set_value(2).run()

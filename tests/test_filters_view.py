@@ -2,12 +2,12 @@
 behind its "what to notice" line (random noise about 0, smooth edges and blobs clearly more)."""
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cifar_core.insights import filters
 from dashboard.figures.filters import colour_patches_figure
 from dashboard.ui.navigation import FILTERS
+from app_pages import HOME
 
 Y, X = np.mgrid[0:5, 0:5]  # (5, 5) pixel coordinates of a 5x5 filter
 
@@ -82,17 +82,8 @@ def test_the_patch_figure_is_an_8x8_grid_with_white_gaps_and_filter_numbers_on_h
     assert image.text[0][0] == "filter 0" and image.text[6][6] == "filter 9" and image.text[5][0] == ""
 
 
-@pytest.fixture
-def folders(monkeypatch, tiny_data_dir, trained_dir):
-    monkeypatch.setenv("CIFAR10_DATA_DIR", str(tiny_data_dir))
-    monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(trained_dir))
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def test_the_page_shows_colour_patches_first_and_keeps_the_choices_as_the_step_moves(folders):
-    at = AppTest.from_file("../dashboard/Home.py", default_timeout=90).run()
+def test_the_page_shows_colour_patches_first_and_keeps_the_choices_as_the_step_moves(trained_app):
+    at = AppTest.from_file(HOME, default_timeout=90).run()
     at.switch_page(FILTERS).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.segmented_control(key="filters_view").value == "patches"

@@ -8,20 +8,11 @@ from cifar_core import checkpoints, runs, snapshots
 from cifar_core.checkpoint_files import OPTIMIZER, WEIGHTS
 from cifar_core.insights import inference
 from cifar_core.training.hooks import TEST_PROBABILITIES
-from cifar_core.training.job import TrainingJob
 from tiny_runs import run_to_end as run
 from tiny_runs import tiny_config
 
 # 120 steps of 8 images: snapshots at 0, 50, 100 and 120; checkpoints every 20, only the newest 2 (+ best) kept.
 SHORT = dict(steps=120, batch_size=8, checkpoint_every=20, keep_checkpoints=2)
-
-
-@pytest.fixture
-def job(tiny_data_dir, tmp_path):
-    job = TrainingJob(tmp_path / "ckpt", tiny_data_dir)
-    yield job
-    job.stop()
-    job.wait(60)
 
 
 def steps_of(found):

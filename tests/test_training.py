@@ -13,14 +13,6 @@ from tiny_runs import run_to_end as run
 from tiny_runs import tiny_config as tiny
 
 
-@pytest.fixture
-def job(tiny_data_dir, tmp_path):
-    job = TrainingJob(tmp_path / "ckpt", tiny_data_dir)
-    yield job
-    job.stop()
-    job.wait(60)
-
-
 def test_a_run_trains_to_its_target_and_checkpoints_along_the_way(job):
     status = run(job, tiny())
     assert status.state == "finished", status.message
