@@ -106,7 +106,7 @@ def draw_gallery(dataset, probabilities, cell, checkpoint, result, other):
         with st.spinner("Loading the trained network…"):
             inference = loaders.inference_model(checkpoint)  # only now: the matrix itself needs no TensorFlow
         view = feature_maps.network_view(inference, dataset.test_images[chosen])
-        draw_network_view(view, names, true, key="cm_view")
+        draw_network_view(view, names, true, key="cm_view", inference=inference)
 
 
 @st.fragment
