@@ -5,11 +5,11 @@ from types import SimpleNamespace
 import streamlit as st
 
 from cifar_core import snapshots
-from cifar_core.insights import confusion, feature_maps
+from cifar_core.insights import confusion
 from dashboard.figures import confusion as figures
-from dashboard.figures.feature_maps import draw_network_view
 from dashboard.figures.images import pixels_html
 from dashboard.ui import loaders, navigation, timeline
+from dashboard.ui.look_inside import look_inside
 from dashboard.ui.words import count_of, describe_cell, describe_empty_cell, describe_point
 
 GALLERY_SIZE = 24  # images shown per cell (and per "left this cell" row), most confident first
@@ -103,10 +103,7 @@ def draw_gallery(dataset, probabilities, cell, checkpoint, result, other):
     chosen = st.session_state.get("cm_chosen")
     if chosen in shown or chosen in left:
         st.subheader(f"Inside test image {chosen} at {describe_point(checkpoint)}")
-        with st.spinner("Loading the trained network…"):
-            inference = loaders.inference_model(checkpoint)  # only now: the matrix itself needs no TensorFlow
-        view = feature_maps.network_view(inference, dataset.test_images[chosen])
-        draw_network_view(view, names, true, key="cm_view", inference=inference)
+        look_inside(checkpoint, dataset.test_images[chosen], names, true, key="cm_view")  # only now: TensorFlow
 
 
 @st.fragment

@@ -3,10 +3,9 @@ import numpy as np
 import streamlit as st
 
 from cifar_core import uploads
-from cifar_core.insights import feature_maps
-from dashboard.figures.feature_maps import draw_network_view
 from dashboard.figures.images import pixels_html
 from dashboard.ui import loaders, navigation, timeline
+from dashboard.ui.look_inside import look_inside
 
 SOURCES = ("Gallery", "Test image number", "Class", "Your own photo")
 
@@ -80,5 +79,4 @@ dataset = loaders.require_dataset()
 checkpoint = timeline.require_point("fm")
 image, true_class, description = image_controls(dataset)
 st.subheader(f"What the network sees in {description}")
-view = feature_maps.network_view(loaders.inference_model(checkpoint), image)
-draw_network_view(view, dataset.class_names, true_class, key="fm", inference=loaders.inference_model(checkpoint))
+look_inside(checkpoint, image, dataset.class_names, true_class, key="fm")
