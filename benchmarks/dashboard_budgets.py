@@ -396,7 +396,8 @@ def one_server(browser, data_dir, checkpoint, training, measure_throughput, args
         if (checkpoint.path.parent / "snapshots").is_dir():  # the run's timeline
             shutil.copytree(checkpoint.path.parent / "snapshots", Path(folder) / "snapshots")
         server = StreamlitServer(env={"CIFAR10_DATA_DIR": str(data_dir), "CIFAR10_CHECKPOINT_DIR": folder},
-                                 ports=PORTS, log_path=Path(folder) / "streamlit.log")
+                                 ports=PORTS, log_path=Path(folder) / "streamlit.log", app_root=args.app_root,
+                                 cwd=args.app_root)
         tabs = []
         rss = None
         try:
@@ -413,7 +414,7 @@ def one_server(browser, data_dir, checkpoint, training, measure_throughput, args
             samples["dataset_status"].append(time.perf_counter() - healthy)
             if training:
                 batch = start_training(tab_a)
-            else:
+            elif args.train_tab:
                 sidebar(tab_a, "Train").click()
                 tab_a.locator(fresh("train_start")).get_by_role("button").wait_for(timeout=TIMEOUT)
 
@@ -545,6 +546,11 @@ def main():
                         help="measure only one phase (for a quick check of one change)")
     parser.add_argument("--checkpoint-dir", help="use its latest checkpoint instead of training one")
     parser.add_argument("--data-dir", default=str(ROOT / "data" / "CIFAR-10"))
+    parser.add_argument("--app-root", type=Path, default=ROOT,
+                        help="serve the dashboard of another checkout (e.g. `git worktree add /tmp/base <commit>`) "
+                             "to compare before and after; with --no-timeline for one without the timeline")
+    parser.add_argument("--no-train-tab", dest="train_tab", action="store_false",
+                        help="idle phase: tab A stays on Home instead of the Train page (no idle polling)")
     args = parser.parse_args()
     data_dir = Path(args.data_dir).resolve()
     if not (data_dir / "cifar-10-batches-py").is_dir():
@@ -585,7 +591,7 @@ def main():
             "%Y-%m-%d %H:%M:%S", time.localtime(started)), "minutes": round((time.time() - started) / 60, 1),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
-        "checkpoint_step": checkpoint.step,
+        "checkpoint_step": checkpoint.step, "app_root": str(args.app_root),
         "results": [{"measure": label, "median": value, "unit": unit, "n": n,
                      "budget": BUDGETS[key][0] if key else None,
                      "pass": None if key is None or value is None else value <= BUDGETS[key][0]}

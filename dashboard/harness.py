@@ -46,13 +46,18 @@ class StreamlitServer:
     """`streamlit run dashboard/Home.py` on 127.0.0.1:<a free port of `ports`>, with `env` added."""
 
     def __init__(self, env=None, ports=range(8621, 8640), log_path=None, address="127.0.0.1", cwd=ROOT,
-                 extra_args=(), classroom_command=False):
+                 extra_args=(), classroom_command=False, app_root=ROOT):
         """address: passed as --server.address (None: whatever the dashboard's config says); cwd: the folder
         the server starts in (the entry script is given by its absolute path); extra_args: more flags;
+        app_root: the checkout whose dashboard/Home.py is served (another one, e.g. an older commit in a
+        git worktree, for a benchmark's before/after: its folder goes first on PYTHONPATH);
         classroom_command: start it as `python -m dashboard` (the README's classroom command) instead of
         `streamlit run dashboard/Home.py`."""
         self.classroom_command = classroom_command
         self.env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+        self.app_root = Path(app_root)
+        if self.app_root != ROOT:
+            self.env["PYTHONPATH"] = os.pathsep.join([str(self.app_root), self.env.get("PYTHONPATH", "")])
         self.ports = ports
         self.log_path = log_path
         self.address, self.cwd, self.extra_args = address, cwd, list(extra_args)
@@ -67,7 +72,7 @@ class StreamlitServer:
         """Start and wait until healthy; returns self. The log goes to log_path (else discarded)."""
         self.port = free_port(self.ports)
         launcher = (["-m", "dashboard"] if self.classroom_command else
-                    ["-m", "streamlit", "run", str(ROOT / "dashboard" / "Home.py")])
+                    ["-m", "streamlit", "run", str(self.app_root / "dashboard" / "Home.py")])
         command = [sys.executable, *launcher, "--server.headless", "true", "--server.port", str(self.port),
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *self.extra_args]
         if self.address is not None:
