@@ -17,6 +17,7 @@ class PageEntry:
 HOME = "pages/home.py"
 DATASET, TRAIN, AUGMENTATION = "pages/dataset.py", "pages/train.py", "pages/augmentation.py"
 FILTERS, FEATURE_MAPS, CONFUSION = "pages/filters.py", "pages/feature_maps.py", "pages/confusion_matrix.py"
+MISTAKES = "pages/mistakes.py"
 
 PAGES = (
     PageEntry(HOME, "Home", ":material/home:", "what this is, and where data, model and training stand", ""),
@@ -28,6 +29,8 @@ PAGES = (
     PageEntry(FEATURE_MAPS, "Feature maps", ":material/layers:", "what each layer sees in one image", "Feature_maps"),
     PageEntry(CONFUSION, "Confusion matrix", ":material/table_chart:", "which classes it mixes up, and the images",
               "Confusion_matrix"),
+    PageEntry(MISTAKES, "Mistakes", ":material/report:", "its worst mistakes, and test labels that may be wrong",
+              "Mistakes"),
 )
 
 
