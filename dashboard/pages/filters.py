@@ -3,7 +3,8 @@ time, conv2's one input map at a time, with a line on what to notice at the chos
 import streamlit as st
 
 from cifar_core import architecture
-from cifar_core.insights import filters
+from cifar_core.insights import filter_patterns, filters
+from dashboard.figures import filter_patterns as draw
 from dashboard.figures.filters import colour_patches_figure, filter_grid_figure
 from dashboard.ui import loaders, navigation, state, timeline
 
@@ -82,6 +83,57 @@ def draw_filters(weights, layer, channel_name):
         stats.metric(label, f"{getattr(weights, label):.4f}")
 
 
+def ready_or_wait(function, *args):
+    """function(*args) (a `*_in_background` call) or, while it computes, None and a line that polls every
+    second and redraws the page once the result is there."""
+    result = function(*args)
+    if result is None:
+        st.fragment(_wait, run_every=1)(function, *args)
+    return result
+
+
+def _wait(function, *args):
+    if function(*args) is not None:
+        st.rerun()
+    st.caption("Computing… (in the background: the rest of the page works meanwhile)")
+
+
+def draw_top_patches(top, class_names):
+    """The patches in rows of 3, each with a button that opens its image on the Feature maps page."""
+    for start in range(0, len(top.indices), 3):
+        for cell, number in zip(st.columns(3), range(start, min(start + 3, len(top.indices)))):
+            index = int(top.indices[number])
+            cell.html(draw.patch_html(top, number, class_names))
+            if cell.button("Open image", key=f"filters_open_{index}", width="stretch",
+                           help=f"Test image {index} on the Feature maps page: what every layer sees in it."):
+                st.session_state["fm_source"], st.session_state["fm_index"] = "Test image number", index
+                navigation.switch_to(navigation.FEATURE_MAPS)
+
+
+def what_one_filter_looks_for(checkpoint, layer):
+    st.subheader("What does one filter look for?")
+    state.keep_choice("filters_pick", 0)  # kept for the way back from Feature maps
+    pick = st.number_input(f"Filter number (0 to {layer.filters - 1})", 0, layer.filters - 1,
+                           key="filters_pick", help="One of this layer's filters, numbered as above.")
+    dataset, inference = loaders.require_dataset(), loaders.inference_model(checkpoint)
+    patches, optimised = st.columns([3, 1])
+    with patches:
+        side = filter_patterns.RECEPTIVE_FIELDS[layer.name][0]
+        st.caption(f"Of the first {filter_patterns.SUBSET:,} test images, the 9 that excite filter {pick} "
+                   f"most, each cut to the {side}x{side} pixels it sees where it responds most.")
+        top = ready_or_wait(filter_patterns.top_patches_in_background, inference, dataset.test_images,
+                            layer.name, pick, dataset.test_labels)
+        if top is not None:
+            st.markdown(draw.tally_sentence(top, dataset.class_names))
+            draw_top_patches(top, dataset.class_names)
+    with optimised:
+        image = ready_or_wait(filter_patterns.activation_maximisation_in_background, inference, layer.name,
+                              pick)
+        if image is not None:
+            st.html(draw.optimised_html(image))
+        st.caption(draw.how_to_read_optimised(checkpoint.step))
+
+
 navigation.page_header(
     "Filters",
     "Each convolution slides 64 small 5x5 filters over its input. Training shapes them into "
@@ -96,3 +148,4 @@ if view == PATCHES:
     draw_patches(filters.layer_colour_patches(model, layer.name), structure)
 else:
     draw_filters(filters.filter_weights(model, layer.name, channel), layer, layer.input_channels[channel])
+what_one_filter_looks_for(checkpoint, layer)
