@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from cifar_core import augment
+from cifar_core.insights import embedding
 from cifar_core.insights.inference import accuracy_and_loss, predict_probabilities
 from cifar_core.model import build_model
 
@@ -29,6 +30,8 @@ class TrainingStep:
         dtype = "mixed_bfloat16" if self.precision == "bfloat16" else "float32"
         self.model = build_model(config.model, dtype=dtype)
         self._float32_model = build_model(config.model) if self.precision == "bfloat16" else self.model
+        self._with_fc2 = embedding.with_fc2(self._float32_model)  # same layers: [fc2, probabilities] in one pass
+        self._test_pass = None  # (step, TestPass): the last full pass over the test set
         self.optimizer = keras.optimizers.Adam(config.learning_rate)
         self.optimizer.build(self.model.trainable_variables)
         self._loss = keras.losses.SparseCategoricalCrossentropy()
@@ -43,6 +46,7 @@ class TrainingStep:
     def restore(self, checkpoint):
         """Continue from a Checkpoint: its weights, Adam's state and so its step."""
         checkpoint.restore(self.model, self.optimizer)
+        self._test_pass = None
         self._rng = np.random.default_rng([self.config.seed, self.step])  # do not replay the same batches
 
     def train_batch(self, start_step):
@@ -68,7 +72,15 @@ class TrainingStep:
 
     def test_probabilities(self):
         """(N, 10) float32 class probabilities of the whole test set, centre-cropped."""
-        return predict_probabilities(self._evaluation_model(), self.dataset.test_images)
+        return self.test_pass().probabilities
+
+    def test_pass(self):
+        """The whole test set through the network, once per step (~1 s for 10,000 images): a TestPass of
+        its probabilities (N, 10) and fc2 activations (N, 128). The checkpoint hooks all read this one pass."""
+        if self._test_pass is None or self._test_pass[0] != self.step:
+            self._evaluation_model()  # the float32 twin gets the weights; _with_fc2 shares its layers
+            self._test_pass = (self.step, embedding.test_pass(self._with_fc2, self.dataset.test_images))
+        return self._test_pass[1]
 
     def evaluate(self, count=None):
         """(accuracy 0..1, mean loss) on the first `count` test images (all when None), centre-cropped."""
