@@ -24,7 +24,7 @@ from dashboard.ui.navigation import AUGMENTATION, CONFUSION, FEATURE_MAPS, FILTE
 from dashboard.ui.words import plural
 from app_pages import open_page
 
-ANSWERS = f"{TEST_PROBABILITIES}.npy"
+ANSWERS = f"{TEST_PROBABILITIES}{checkpoints.ARTIFACT_SUFFIX}"
 
 
 def latest_model(checkpoint_dir):
@@ -211,7 +211,7 @@ def test_damaged_test_answers_are_reported_not_drawn(trained_app, tmp_path, monk
     answers.write_bytes(b"not numbers")
     monkeypatch.setenv("CIFAR10_CHECKPOINT_DIR", str(tmp_path))
     at = open_page(CONFUSION)
-    assert "test_probabilities.npy is missing or damaged" in at.error[0].value
+    assert "test_probabilities.npz is missing or damaged" in at.error[0].value
     assert len(at.get("plotly_chart")) == 0  # no matrix drawn from damaged numbers
 
 

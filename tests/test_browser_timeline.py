@@ -64,3 +64,28 @@ def test_play_steps_through_the_snapshots_from_the_untrained_network_to_the_end(
 
 def step_label(label):
     return re.compile("^" + re.escape(label) + r"( · \d+%)?$")
+
+
+DIAMOND = """([key, step]) => {  // the page position of the snapshot diamond at `step` on a Train chart
+  const plot = document.querySelector(`.st-key-${key}:not([data-stale="true"]) .js-plotly-plot`);
+  if (!plot || !plot._fullLayout) return null;
+  const trace = plot.data.findIndex(t => t.name === 'snapshots');
+  if (trace < 0) return null;
+  const i = plot.data[trace].x.indexOf(step), layout = plot._fullLayout, box = plot.getBoundingClientRect();
+  return {x: box.left + layout.xaxis._offset + layout.xaxis.d2p(step),
+          y: box.top + layout.yaxis._offset + layout.yaxis.d2p(plot.data[trace].y[i])};
+}"""
+
+
+def test_a_click_on_a_snapshot_diamond_on_the_train_page_opens_that_step_on_the_chosen_page(page):
+    open_page(page, "Train")
+    keyed(page, "train_open_on").get_by_text("Confusion matrix", exact=True).click()
+    wait_until_idle(page)
+    chart = keyed(page, "train_accuracy_chart")
+    chart.scroll_into_view_if_needed()
+    page.wait_for_function(f"a => ({DIAMOND})(a) !== null", arg=["train_accuracy_chart", 50], timeout=SLOW)
+    where = page.evaluate(DIAMOND, ["train_accuracy_chart", 50])
+    page.mouse.click(where["x"], where["y"])
+    expect(page.get_by_role("heading", name="Confusion matrix")).to_be_visible(timeout=SLOW)
+    expect(keyed(page, "cm_timeline").get_by_role("slider")).to_have_attribute(
+        "aria-valuetext", step_label("step 50"), timeout=SLOW)

@@ -110,3 +110,23 @@ def test_a_snapshot_with_an_unknown_kind_is_reported_damaged(job):
     assert steps_of(valid) == [30] and '"kind": "mystery"' in damaged[0].reason
     with pytest.raises(checkpoints.CheckpointError, match="snapshot"):
         snapshots.list_snapshots(job.checkpoint_dir)[0].restore(object(), optimizer=object())
+
+
+def test_artifacts_are_compressed_and_an_older_checkpoints_npy_artifact_is_still_read(trained_dir, tmp_path):
+    import shutil
+    from cifar_core.checkpoint_files import sha256
+    from cifar_core.training.hooks import FC2_ACTIVATIONS
+
+    latest = checkpoints.latest_checkpoint(trained_dir)
+    fc2 = latest.artifact(FC2_ACTIVATIONS)
+    assert (latest.path / f"{FC2_ACTIVATIONS}.npz").stat().st_size < fc2.nbytes  # ReLU zeros compress
+    older = tmp_path / latest.name
+    shutil.copytree(latest.path, older)
+    (older / f"{TEST_PROBABILITIES}.npz").unlink()  # as saved before artifacts were compressed
+    np.save(older / f"{TEST_PROBABILITIES}.npy", latest.artifact(TEST_PROBABILITIES))
+    meta = json.loads((older / "meta.json").read_text())
+    del meta["sha256"][f"{TEST_PROBABILITIES}.npz"]
+    meta["sha256"][f"{TEST_PROBABILITIES}.npy"] = sha256(older / f"{TEST_PROBABILITIES}.npy")
+    (older / "meta.json").write_text(json.dumps(meta))
+    assert np.array_equal(checkpoints.Checkpoint.open(older).artifact(TEST_PROBABILITIES),
+                          latest.artifact(TEST_PROBABILITIES))

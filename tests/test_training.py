@@ -141,9 +141,9 @@ def test_a_checkpoint_keeps_the_test_set_answers_it_was_measured_on(job, precisi
                                atol=1e-5)
     assert np.mean(saved.argmax(axis=1) == dataset.test_labels) == pytest.approx(latest.test_accuracy)
 
-    answers = latest.path / f"{TEST_PROBABILITIES}.npy"
+    answers = latest.path / f"{TEST_PROBABILITIES}{checkpoints.ARTIFACT_SUFFIX}"
     answers.write_bytes(answers.read_bytes()[:-40])
-    with pytest.raises(checkpoints.CheckpointError, match="test_probabilities.npy.*step 15"):
+    with pytest.raises(checkpoints.CheckpointError, match="test_probabilities.npz.*step 15"):
         latest.artifact(TEST_PROBABILITIES)
     answers.unlink()
     with pytest.raises(checkpoints.CheckpointError, match="missing or damaged"):
@@ -166,9 +166,9 @@ def test_the_test_set_answers_are_read_from_the_checkpoint_or_computed_for_an_ol
     older = tmp_path / latest.name  # the same checkpoint as saved before the answers were kept
     shutil.copytree(latest.path, older)
     meta = json.loads((older / checkpoints.META).read_text())
-    del meta["sha256"]["test_probabilities.npy"]
+    del meta["sha256"]["test_probabilities.npz"]
     (older / checkpoints.META).write_text(json.dumps(meta))
-    (older / "test_probabilities.npy").unlink()
+    (older / "test_probabilities.npz").unlink()
     computed = inference.test_set_probabilities(checkpoints.Checkpoint.open(older), dataset, load_model=load)
     assert loads == [30]
     np.testing.assert_allclose(computed, saved, atol=1e-5)

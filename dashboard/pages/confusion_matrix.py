@@ -10,10 +10,11 @@ from dashboard.figures import confusion as figures
 from dashboard.figures.images import pixels_html
 from dashboard.ui import loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
-from dashboard.ui.words import count_of, describe_cell, describe_empty_cell, describe_point
+from dashboard.ui.words import count_of, describe_cell, describe_empty_cell, describe_point, plural, with_article
 
-GALLERY_SIZE = 24  # images shown per cell (and per "left this cell" row), most confident first
+GALLERY_SIZE = 24  # images shown per page of a cell (and in its "left this cell" rows)
 PER_ROW = 8
+SORTS = ("most sure first", "least sure first")  # by the probability the network gave its answer
 
 
 def set_cell(cell):
@@ -21,6 +22,7 @@ def set_cell(cell):
     st.session_state["cm_cell"] = cell
     st.session_state["cm_true"], st.session_state["cm_pred"] = cell if cell else (None, None)
     st.session_state.pop("cm_chosen", None)
+    st.session_state["cm_page_wanted"] = 1
 
 
 def apply_click(chart):
@@ -37,12 +39,14 @@ def apply_click(chart):
 
 def choose(index):
     st.session_state["cm_chosen"] = index
+    st.session_state["cm_scroll"] = True  # the next run brings the look-inside view into sight, once
 
 
 def cell_from_selectboxes():
     true, pred = st.session_state.get("cm_true"), st.session_state.get("cm_pred")
     st.session_state["cm_cell"] = (true, pred) if true is not None and pred is not None else None
     st.session_state.pop("cm_chosen", None)
+    st.session_state["cm_page_wanted"] = 1
 
 
 def matrix_controls(names):
@@ -82,18 +86,65 @@ def draw_tiles(dataset, indices, captions):
                           type="primary" if index == st.session_state.get("cm_chosen") else "secondary")
 
 
+# Streamlit forgets a widget's value after a run that does not draw it (an empty cell, a cell of one page, a
+# step where the cell is empty): the value wanted is kept beside it, in cm_sort_wanted and cm_page_wanted.
+def keep_sort():
+    st.session_state["cm_sort_wanted"] = st.session_state["cm_sort"]
+    st.session_state["cm_page_wanted"] = 1  # another order starts at its first page
+
+
+def keep_page():
+    st.session_state["cm_page_wanted"] = st.session_state["cm_page"]
+
+
+def sort_and_page(count):
+    """The sort choice and, for more than GALLERY_SIZE images, the page picker -> (least sure first, page >= 1).
+    The page wanted is kept while the step changes; a step with fewer pages shows its last."""
+    pages = -(-count // GALLERY_SIZE)
+    left, middle, right = st.columns([2, 1, 2], vertical_alignment="bottom")
+    st.session_state["cm_sort"] = st.session_state.get("cm_sort_wanted", SORTS[0])
+    sort = left.radio("Order", SORTS, horizontal=True, key="cm_sort", on_change=keep_sort,
+                      disabled=count < 2, help="By the probability the network gave its answer.")
+    if pages == 1:
+        return sort == SORTS[1], 1
+    st.session_state["cm_page"] = min(st.session_state.get("cm_page_wanted", 1), pages)
+    page = middle.number_input("Page", 1, pages, key="cm_page", on_change=keep_page)
+    first = (page - 1) * GALLERY_SIZE
+    right.markdown(f"page {page} of {pages} · images {first + 1:,} to {min(first + GALLERY_SIZE, count):,}")
+    return sort == SORTS[1], page
+
+
+def describe_page(count, page, least_sure, true_name, pred_name):
+    """The gallery's sentence: describe_cell's for the first page most sure first, else which images these are:
+    '**60 test images** of cats are called **cat** (right); here are numbers 25 to 48, least sure first. ...'."""
+    if page == 1 and not least_sure:
+        return describe_cell(count, min(count, GALLERY_SIZE), true_name, pred_name)
+    verdict = "right" if true_name == pred_name else "wrong"
+    what = f"of {with_article(true_name)} is" if count == 1 else f"of {plural(true_name)} are"
+    first, last = (page - 1) * GALLERY_SIZE + 1, min(page * GALLERY_SIZE, count)
+    which = f"; here are numbers {first:,} to {last:,}, " if count > GALLERY_SIZE else ", " if count > 1 else ""
+    order = (SORTS[1] if least_sure else SORTS[0]) if count > 1 else ""
+    return (f"**{count_of(count, 'test image')}** {what} called **{pred_name}** ({verdict}){which}{order}. "
+            "The caption is the probability it gave its answer.")
+
+
 def draw_gallery(dataset, probabilities, cell, checkpoint, result, other):
-    """The cell's images at the chosen step; comparing, which are new in it and which left it since `other`."""
+    """The cell's images at the chosen step, a page at a time, most or least sure first; comparing, which are
+    new in it and which left it since `other`."""
     true, pred = cell
     names = dataset.class_names
-    indices = confusion.cell_indices(dataset.test_labels, probabilities, true, pred)
+    indices = confusion.cell_indices(dataset.test_labels, probabilities, true, pred)  # most sure first
     moved = other and confusion.cell_changes(dataset.test_labels, other.probabilities, probabilities, true, pred)
-    shown, left = indices[:GALLERY_SIZE], (moved.left[:GALLERY_SIZE] if moved else [])
+    shown, left = [], (moved.left[:GALLERY_SIZE] if moved else [])
     if len(indices) == 0:
         st.info(describe_empty_cell(int(result.matrix[true].sum()), names[true], names[pred]))
     else:
+        sentence = st.container()  # above the order and page pickers, which say what it is about
+        least_sure, page = sort_and_page(len(indices))
+        ordered = indices[::-1] if least_sure else indices
+        shown = ordered[(page - 1) * GALLERY_SIZE:page * GALLERY_SIZE]
         new = f" **{len(moved.entered):,}** of them are new here since {other.label} (marked *new*)." if moved else ""
-        st.markdown(describe_cell(len(indices), len(shown), names[true], names[pred]) + new)
+        sentence.markdown(describe_page(len(indices), page, least_sure, names[true], names[pred]) + new)
         draw_tiles(dataset, shown, [f"{probabilities[i, pred]:.0%} · #{i}"
                                     + (" · new" if moved and i in moved.entered else "") for i in shown])
     if len(left):
@@ -101,9 +152,10 @@ def draw_gallery(dataset, probabilities, cell, checkpoint, result, other):
                     "the caption says what the network calls it now.")
         draw_tiles(dataset, left, [f"now {names[to]} · #{i}" for i, to in zip(left, moved.left_to)])
     chosen = st.session_state.get("cm_chosen")
-    if chosen in shown or chosen in left:
-        st.subheader(f"Inside test image {chosen} at {describe_point(checkpoint)}")
-        look_inside(checkpoint, dataset.test_images[chosen], names, true, key="cm_view")  # only now: TensorFlow
+    if chosen in shown or chosen in left:  # only now: TensorFlow
+        look_inside(checkpoint, dataset.test_images[chosen], names, true, key="cm_view",
+                    heading=f"Inside test image {chosen} at {describe_point(checkpoint)}",
+                    scroll=st.session_state.pop("cm_scroll", False))
 
 
 @st.fragment

@@ -4,10 +4,12 @@ import streamlit as st
 
 from cifar_core import uploads
 from dashboard.figures.images import pixels_html
+from dashboard.figures.probabilities import NONE_OF_THESE
 from dashboard.ui import loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
 
 SOURCES = ("Gallery", "Test image number", "Class", "Your own photo")
+WONT_SAY = "I won't say"
 
 
 def pick(index):
@@ -33,26 +35,40 @@ def uploaded_photo():
                "of something else (a person, a tree, a cup): then its answer is a forced guess, however sure "
                "it looks.")
     if upload is None:
-        st.session_state.pop("fm_photo", None)
+        for name in ("fm_photo", "fm_photo_file", "fm_photo_is"):
+            st.session_state.pop(name, None)
         return None, False
     try:
-        st.session_state["fm_photo"] = uploads.image_from_upload(upload.getvalue())
+        photo = uploads.image_from_upload(upload.getvalue())
     except uploads.UploadError as error:
         previous = st.session_state.get("fm_photo")
         st.error(f"{error} The result below is still your previous photo's." if previous is not None
                  else str(error))
         return previous, previous is not None
-    return st.session_state["fm_photo"], False
+    if st.session_state.get("fm_photo_file") != upload.file_id:  # a new photo: the learner has not said yet
+        st.session_state["fm_photo_file"] = upload.file_id
+        st.session_state.pop("fm_photo_is", None)
+    st.session_state["fm_photo"] = photo
+    return photo, False
+
+
+def photo_is(class_names):
+    """The learner says what the photo is -> a class index, NONE_OF_THESE, or None ("I won't say")."""
+    said = st.selectbox("What is your photo of?", [WONT_SAY, *class_names, NONE_OF_THESE], key="fm_photo_is",
+                        help="Say it, and the bars show whether the network got it right. Choose "
+                             f"'{NONE_OF_THESE}' for anything else: then no answer can be right.")
+    return None if said == WONT_SAY else NONE_OF_THESE if said == NONE_OF_THESE else class_names.index(said)
 
 
 def image_controls(dataset):
-    """-> (image (32, 32, 3) uint8, true class or None, description)."""
+    """-> (image (32, 32, 3) uint8, true class (or None, or NONE_OF_THESE), its tag for the bars, description)."""
     source = st.radio("Choose an image", SOURCES, horizontal=True, key="fm_source")
     count = len(dataset.test_labels)
     if source == "Your own photo":
         photo, previous = uploaded_photo()
         if photo is not None:
-            return photo, None, "your photo (still the previous one)" if previous else "your photo"
+            return (photo, photo_is(dataset.class_names), "you say",
+                    "your photo (still the previous one)" if previous else "your photo")
         st.caption("No photo yet: showing test image 0 meanwhile.")
         index = 0
     elif source == "Test image number":
@@ -67,7 +83,7 @@ def image_controls(dataset):
         index = int(members[min(nth, len(members) - 1)])
     else:
         index = gallery(dataset)
-    return dataset.test_images[index], int(dataset.test_labels[index]), f"test image {index}"
+    return dataset.test_images[index], int(dataset.test_labels[index]), "true", f"test image {index}"
 
 
 navigation.page_header(
@@ -77,6 +93,6 @@ navigation.page_header(
     "probabilities show what the network concluded.")
 dataset = loaders.require_dataset()
 checkpoint = timeline.require_point("fm")
-image, true_class, description = image_controls(dataset)
+image, true_class, true_tag, description = image_controls(dataset)
 st.subheader(f"What the network sees in {description}")
-look_inside(checkpoint, image, dataset.class_names, true_class, key="fm")
+look_inside(checkpoint, image, dataset.class_names, true_class, key="fm", true_tag=true_tag)

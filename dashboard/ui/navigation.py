@@ -18,6 +18,7 @@ HOME = "pages/home.py"
 DATASET, TRAIN, AUGMENTATION = "pages/dataset.py", "pages/train.py", "pages/augmentation.py"
 FILTERS, FEATURE_MAPS, CONFUSION = "pages/filters.py", "pages/feature_maps.py", "pages/confusion_matrix.py"
 MISTAKES = "pages/mistakes.py"
+EMBEDDING = "pages/embedding.py"
 
 PAGES = (
     PageEntry(HOME, "Home", ":material/home:", "what this is, and where data, model and training stand", ""),
@@ -31,6 +32,8 @@ PAGES = (
               "Confusion_matrix"),
     PageEntry(MISTAKES, "Mistakes", ":material/report:", "its worst mistakes, and test labels that may be wrong",
               "Mistakes"),
+    PageEntry(EMBEDDING, "Map", ":material/scatter_plot:", "every test image placed by what the network makes of it",
+              "Map"),
 )
 
 
