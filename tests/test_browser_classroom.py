@@ -33,9 +33,10 @@ STEPS, BATCH, EVAL_EVERY, CHECKPOINT_EVERY = 100_000, 32, 25, 50  # a run that o
 PASSCODE = "owl-42"
 STUDENT = "127.0.0.7"
 CONTROLS = ("train_start", "train_pause", "train_resume", "train_stop", "train_fresh")
-ANALYSIS_PAGES = ("Dataset", "Augmentation", "Filters", "Feature maps", "Confusion matrix")
+ANALYSIS_PAGES = ("Dataset", "Augmentation", "Filters", "Feature maps", "Confusion matrix", "Mistakes", "Map")
+HEADINGS = {"Map": "Map of what it learned"}  # the sidebar's label -> the page's title, where they differ
 # What each page that needs a checkpoint draws once it has one (a chart, by its widget key).
-CHARTS = {"Filters": ("filters_grid", ".main-svg"), "Feature maps": ("fm_conv1", ".main-svg"),
+CHARTS = {"Filters": ("filters_patches", ".main-svg"), "Map": ("em_chart", ".main-svg"), "Feature maps": ("fm_conv1", ".main-svg"),
           "Confusion matrix": ("cm_chart", ".nsewdrag")}
 
 Folders = namedtuple("Folders", "data checkpoints logs")
@@ -183,7 +184,8 @@ def test_a_students_laptop_watches_the_teachers_run_and_opens_every_page(open_ta
 
     for label in ANALYSIS_PAGES:
         open_page(student, label)
-        expect(student.get_by_role("heading", name=label, exact=True)).to_be_visible(timeout=SLOW)
+        expect(student.get_by_role("heading", name=HEADINGS.get(label, label), exact=True)).to_be_visible(
+            timeout=SLOW)
         if label in CHARTS:
             key, part = CHARTS[label]
             expect(keyed(student, key).locator(part).first).to_be_visible(timeout=SLOW)
