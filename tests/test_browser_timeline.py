@@ -73,7 +73,7 @@ DIAMOND = """([key, step]) => {  // the page position of the snapshot diamond at
   if (trace < 0) return null;
   const i = plot.data[trace].x.indexOf(step), layout = plot._fullLayout, box = plot.getBoundingClientRect();
   return {x: box.left + layout.xaxis._offset + layout.xaxis.d2p(step),
-          y: box.top + layout.yaxis._offset + layout.yaxis.d2p(plot.data[trace].y[i])};
+          y: box.top + layout.yaxis2._offset + layout.yaxis2.d2p(plot.data[trace].y[i])};
 }"""
 
 

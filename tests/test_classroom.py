@@ -192,7 +192,8 @@ def test_a_set_aside_run_is_offered_read_only_on_the_analysis_pages(classroom):
     assert at.select_slider(key="filters_timeline").options[-1].startswith("step 20 ")  # the current run's
     options = at.selectbox(key="filters_run").options
     assert len(options) == 2 and options[0] == "the current run" and "set-aside run previous-" in options[1]
-    at.selectbox(key="filters_run").select_index(1).run()  # its own snapshots: steps 0 and 15
+    (aside,) = runs.set_aside_runs(classroom.checkpoint_dir)
+    at.selectbox(key="filters_run").set_value(aside.name).run()  # its own snapshots: steps 0 and 15
     assert not at.exception and at.selectbox(key="filters_run").index == 1
     assert [o.split(" · ")[0] for o in at.select_slider(key="filters_timeline").options] == [
         "step 0 (untrained)", "step 15"]

@@ -59,9 +59,12 @@ def test_snapshot_diamonds_carry_their_steps_for_a_click(figure):
     assert diamonds.hovertext[1] == "snapshot at step 40 · 35%: click to open it"
 
 
-def test_snapshot_diamonds_sit_on_the_test_accuracy_and_without_one_at_the_bottom():
-    diamonds = trace(accuracy_figure(HISTORY, [(0, 0.1), (40, None)]), "snapshots")
-    assert list(diamonds.y) == [0.1, 0]
+def test_snapshot_diamonds_sit_along_the_bottom_off_the_curves_points():
+    # on the test accuracy a diamond covered the test point of its step, and a click took the point
+    figure = accuracy_figure(HISTORY, [(0, 0.1), (40, None)])
+    diamonds = trace(figure, "snapshots")
+    assert diamonds.yaxis == "y2" and list(diamonds.y) == [0.03, 0.03] and list(figure.layout.yaxis2.range) == [0, 1]
+    assert diamonds.hovertext[0] == "snapshot at step 0 · 10%: click to open it"
     assert diamonds.hovertext[1] == "snapshot at step 40: click to open it"
 
 

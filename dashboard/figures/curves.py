@@ -25,14 +25,14 @@ def thin(steps, values, most):
 
 def accuracy_figure(history, kept=()):
     """Training-batch accuracy (thinned) and test accuracy on one chart, so the gap shows; diamonds on the
-    snapshots (at their accuracy on the full test set)."""
+    snapshots along the bottom (at their own accuracy they sat on the test curve's points and a click took
+    the point, not the diamond)."""
     steps, batch_accuracy = thin(history["steps"], history["batch_accuracy"], MOST_POINTS)
     fig = go.Figure([
         go.Scatter(x=steps, y=batch_accuracy, name="training batches", mode="lines", line_color=BLUE),
         go.Scatter(x=history["test_steps"], y=history["test_accuracy"], name="test images",
                    mode="lines+markers", line=dict(color=ORANGE, width=3))])
-    if kept:
-        fig.add_trace(_snapshot_trace(kept, [accuracy or 0 for _, accuracy in kept]))
+    _add_snapshots(fig, kept)
     fig.update_layout(title="Accuracy (higher is better; chance is 10%)", yaxis_tickformat=".0%",
                       yaxis_range=[0, 1])
     return _curve_layout(fig, history)
@@ -47,21 +47,24 @@ def loss_figure(history, kept=()):
         go.Scatter(x=steps, y=loss, name="training batches", mode="lines", line_color=BLUE),
         go.Scatter(x=history["test_steps"][:len(test_loss)], y=test_loss, name="test images",
                    mode="lines+markers", line=dict(color=ORANGE, width=3))])
-    if kept:
-        # on an axis of their own (0 to 1, hidden), so they stay at the bottom whatever the loss
-        fig.add_trace(_snapshot_trace(kept, [0.03] * len(kept), yaxis="y2"))
-        fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True))
+    _add_snapshots(fig, kept)
     fig.update_layout(title="Loss (lower is better)", yaxis_title="cross-entropy loss", yaxis_rangemode="tozero")
     return _curve_layout(fig, history)
 
 
-def _snapshot_trace(kept, heights, yaxis="y"):
+def _add_snapshots(fig, kept):
+    """A diamond per snapshot along the bottom, on an axis of their own (0 to 1, hidden), so they stay there
+    whatever the curves do and never sit on a curve's point."""
+    if not kept:
+        return
     hover = [f"snapshot at step {step:,}" + ("" if accuracy is None else f" · {accuracy:.0%}")
              + ": click to open it" for step, accuracy in kept]
-    return go.Scatter(x=[step for step, _ in kept], y=heights, yaxis=yaxis, name="snapshots", mode="markers",
-                      marker=dict(symbol="diamond", size=13, color=DARK, line=dict(color="white", width=1)),
-                      customdata=[[step] for step, _ in kept],  # a list, not an array: see STREAMLIT.md
-                      hovertext=hover, hoverinfo="text")
+    fig.add_trace(go.Scatter(
+        x=[step for step, _ in kept], y=[0.03] * len(kept), yaxis="y2", name="snapshots", mode="markers",
+        marker=dict(symbol="diamond", size=13, color=DARK, line=dict(color="white", width=1)),
+        customdata=[[step] for step, _ in kept],  # a list, not an array: see STREAMLIT.md
+        hovertext=hover, hoverinfo="text"))
+    fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True))
 
 
 def _session_markers(fig, history):

@@ -63,8 +63,8 @@ def draw_charts(history, kept):
     for column, figure, key in ((accuracy, accuracy_figure, CHARTS[0]), (loss, loss_figure, CHARTS[1])):
         column.plotly_chart(figure(history, kept), key=key, on_select=partial(_picked_snapshot, key),
                            selection_mode="points")
-    if (step := st.session_state.pop("train_open_step", None)) is not None:
-        timeline.open_at(st.session_state.get("train_open_on") or navigation.FILTERS, step)
+    if "train_open_step" in st.session_state:  # a diamond was clicked: this is the charts' fragment rerunning;
+        st.rerun(scope="app")                # a page switch from a fragment drew an empty page: the app's run opens it
 
 
 def _picked_snapshot(key):
@@ -155,6 +155,8 @@ def draw_live_charts(job):
     draw_charts(*chart_history(job))
 
 
+if (opened_step := st.session_state.pop("train_open_step", None)) is not None:  # a clicked diamond (draw_charts)
+    timeline.open_at(st.session_state.get("train_open_on") or navigation.FILTERS, opened_step)
 navigation.page_header(
     "Train",
     "Each step shows the network a batch of randomly distorted training images and nudges its weights to make "
