@@ -112,6 +112,9 @@ def draw_top_patches(top, class_names):
 
 def what_one_filter_looks_for(checkpoint, layer):
     st.subheader("What does one filter look for?")
+    if st.session_state.get(timeline.PLAYING):  # a pass over 2,000 images per snapshot would slow Play down
+        st.caption("Shown when Play stops (or pause it): the patches are searched for at one step at a time.")
+        return
     state.keep_choice("filters_pick", 0)  # kept for the way back from Feature maps
     pick = st.number_input(f"Filter number (0 to {layer.filters - 1})", 0, layer.filters - 1,
                            key="filters_pick", help="One of this layer's filters, numbered as above.")
@@ -122,7 +125,8 @@ def what_one_filter_looks_for(checkpoint, layer):
         st.caption(f"Of the first {filter_patterns.SUBSET:,} test images, the 9 that excite filter {pick} "
                    f"most, each cut to the {side}x{side} pixels it sees where it responds most.")
         top = ready_or_wait(filter_patterns.top_patches_in_background, inference, dataset.test_images,
-                            layer.name, pick, dataset.test_labels)
+                            layer.name, pick, dataset.test_labels, 0.0)  # never waited for: the filters above
+                                                                         # are drawn at once as the step moves
         if top is not None:
             st.markdown(draw.tally_sentence(top, dataset.class_names))
             draw_top_patches(top, dataset.class_names)
