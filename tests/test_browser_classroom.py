@@ -36,7 +36,8 @@ CONTROLS = ("train_start", "train_pause", "train_resume", "train_stop", "train_f
 ANALYSIS_PAGES = ("Dataset", "Augmentation", "Filters", "Feature maps", "Confusion matrix", "Mistakes", "Map")
 HEADINGS = {"Map": "Map of what it learned"}  # the sidebar's label -> the page's title, where they differ
 # What each page that needs a checkpoint draws once it has one (a chart, by its widget key).
-CHARTS = {"Filters": ("filters_patches", ".main-svg"), "Map": ("em_chart", ".main-svg"), "Feature maps": ("fm_conv1", ".main-svg"),
+CHARTS = {"Filters": ("filters_patches", ".main-svg"), "Map": ("em_chart", ".main-svg"),
+          "Feature maps": ("fm_conv1", ".main-svg"),
           "Confusion matrix": ("cm_chart", ".nsewdrag")}
 
 Folders = namedtuple("Folders", "data checkpoints logs")

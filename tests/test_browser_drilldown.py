@@ -7,10 +7,8 @@ import re
 
 import pytest
 
-from browser_actions import BROWSER_MARKS, SLOW, button, expect, keyed, open_page, sync_api, wait_until_idle
-from dashboard.harness import StreamlitServer, launch_chromium
-from tiny_cifar import write_cifar_folder
-from tiny_runs import run_to_end, tiny_config
+from browser_actions import (BROWSER_MARKS, SLOW, browser_tab, button, expect, keyed, open_page,
+                             server_on_a_trained_run, wait_until_idle)
 
 pytestmark = BROWSER_MARKS
 PROJECTOR = {"width": 1024, "height": 768}
@@ -18,25 +16,14 @@ PROJECTOR = {"width": 1024, "height": 768}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from cifar_core.training.job import TrainingJob
-    data, checkpoints = tmp_path_factory.mktemp("cifar"), tmp_path_factory.mktemp("checkpoints")
-    write_cifar_folder(data, per_class_train=20, per_class_test=60)
-    status = run_to_end(TrainingJob(checkpoints, data), tiny_config(steps=60, checkpoint_every=30))
-    assert status.state == "finished", status.message
-    env = {"CIFAR10_DATA_DIR": str(data), "CIFAR10_CHECKPOINT_DIR": str(checkpoints)}
-    with StreamlitServer(env=env, log_path=tmp_path_factory.mktemp("log") / "streamlit.log") as running:
+    with server_on_a_trained_run(tmp_path_factory, per_class_test=60, steps=60, checkpoint_every=30) as running:
         yield running
 
 
 @pytest.fixture
 def page(server):
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        tab = browser.new_page(viewport=PROJECTOR)
-        tab.set_default_timeout(30_000)
-        tab.goto(server.url)
+    with browser_tab(server, viewport=(PROJECTOR["width"], PROJECTOR["height"])) as tab:
         yield tab
-        browser.close()
 
 
 def open_fullest_cell(page):

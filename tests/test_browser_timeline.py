@@ -5,35 +5,22 @@ import re
 
 import pytest
 
-from browser_actions import BROWSER_MARKS, SLOW, button, expect, keyed, open_page, sync_api, wait_until_idle
-from dashboard.harness import StreamlitServer, launch_chromium
-from tiny_cifar import write_cifar_folder
-from tiny_runs import run_to_end, tiny_config
+from browser_actions import (BROWSER_MARKS, SLOW, browser_tab, button, expect, keyed, open_page,
+                             server_on_a_trained_run, wait_until_idle)
 
 pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from cifar_core.training.job import TrainingJob
-    data, checkpoints = tmp_path_factory.mktemp("cifar"), tmp_path_factory.mktemp("checkpoints")
-    write_cifar_folder(data, per_class_train=20, per_class_test=10)
-    status = run_to_end(TrainingJob(checkpoints, data), tiny_config(steps=120, batch_size=8, checkpoint_every=40))
-    assert status.state == "finished", status.message
-    env = {"CIFAR10_DATA_DIR": str(data), "CIFAR10_CHECKPOINT_DIR": str(checkpoints)}
-    with StreamlitServer(env=env, log_path=tmp_path_factory.mktemp("log") / "streamlit.log") as running:
+    with server_on_a_trained_run(tmp_path_factory, steps=120, batch_size=8, checkpoint_every=40) as running:
         yield running
 
 
 @pytest.fixture
 def page(server):
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.set_default_timeout(30_000)
-        tab.goto(server.url)
+    with browser_tab(server) as tab:
         yield tab
-        browser.close()
 
 
 def shown_step(page):
@@ -45,20 +32,32 @@ PICTURE = """() => { const plot = document.querySelector(
     return plot && plot.data ? JSON.stringify(plot.data.map(t => t.z || t.source || null)) : null }"""
 
 
+# Records, every animation frame, each change of the slider's label and whether the filters drawn with it are
+# not the trained ones: a snapshot shows for about half a second, shorter than an expect() poll may wait.
+RECORD = """trained => { window.seen = []; const tick = () => {
+    const thumb = document.querySelector('.st-key-filters_timeline:not([data-stale="true"]) input[type=range]');
+    const label = thumb && thumb.getAttribute('aria-valuetext');
+    const picture = (PICTURE)();
+    const last = window.seen[window.seen.length - 1];
+    if (label && (!last || last[0] !== label)) window.seen.push([label, false]);
+    if (label && picture && picture !== trained) window.seen[window.seen.length - 1][1] = true;
+    requestAnimationFrame(tick); }; tick(); }""".replace("(PICTURE)", f"({PICTURE})")
+
+
 def test_play_steps_through_the_snapshots_from_the_untrained_network_to_the_end(page):
     open_page(page, "Filters")
     expect(shown_step(page)).to_have_attribute("aria-valuetext", "step 120 · 100%", timeout=SLOW)
     wait_until_idle(page)
+    page.wait_for_function(f"() => ({PICTURE})() !== null", timeout=SLOW)
     trained = page.evaluate(PICTURE)  # conv1's colour patches at the end of the run
-    assert trained
+    page.evaluate(RECORD, trained)
     button(page, "filters_play").click()
-    for label in ("step 0 (untrained)", "step 50", "step 100", "step 120"):  # one after the other, in order
-        expect(shown_step(page)).to_have_attribute("aria-valuetext", step_label(label), timeout=SLOW)
-        if label == "step 0 (untrained)":  # the untrained network's filters are drawn: not the trained ones
-            page.wait_for_function(f"t => ({PICTURE})() !== null && ({PICTURE})() !== t", arg=trained,
-                                   timeout=SLOW)
+    expect(button(page, "filters_play")).to_have_text(re.compile("Pause$"), timeout=SLOW)
     expect(button(page, "filters_play")).to_have_text(re.compile("Play$"), timeout=SLOW)  # it stops at the end
     wait_until_idle(page)
+    seen = [(label.split(" · ")[0], other) for label, other in page.evaluate("window.seen")]
+    assert [label for label, _ in seen] == ["step 120", "step 0 (untrained)", "step 50", "step 100", "step 120"]
+    assert seen[1][1], "the untrained network's filters were never drawn at step 0"
     assert page.evaluate(PICTURE) == trained  # back at the end: the trained filters again
 
 
