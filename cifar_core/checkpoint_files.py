@@ -25,6 +25,18 @@ _FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # a plain name inside the folder: n
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+TMP_PREFIX = ".tmp-"  # a checkpoint being written: renamed into place when complete, swept by WriterLock
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used; the message names the file and what to do."""
+
+
+def a_file_message(folder):
+    return (f"checkpoint folder {folder} is a file, not a folder; move that file away or choose another "
+            "checkpoint folder")
+
+
 class Damaged(Exception):
     """Why a folder named like a checkpoint cannot be used (a DamagedCheckpoint or a CheckpointError)."""
 

@@ -14,7 +14,7 @@ Layout of a checkpoint folder (default `checkpoints/`):
     ckpt-00000900.damaged-<time>/   a damaged checkpoint that a save of its step moved aside (kept, reported)
     snapshots/ckpt-*/       the run's snapshots at log-spaced steps, kept for its whole life (snapshots.py)
     previous-<time>/        a run set aside by "start a new run" (runs.py: kept, listed, restorable)
-    .writer.lock            held (OS file lock) by the one process that writes here
+    .writer.lock            held (OS file lock) by the one process that writes here (writer_lock.py)
 
 A checkpoint is written into a temporary folder and renamed into place, so a
 kill at any moment leaves the latest complete checkpoint loadable.
@@ -42,23 +42,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import filelock
 import numpy as np
 
 from cifar_core.config import TrainConfig
-from cifar_core.checkpoint_files import (HISTORY, MAX_HISTORY_BYTES, META, OPTIMIZER, PREFIX, SNAPSHOT, WEIGHTS,
-                                         Damaged, check_meta, load_meta, read_plain, sha256, why)
+from cifar_core.checkpoint_files import (HISTORY, MAX_HISTORY_BYTES, META, OPTIMIZER, PREFIX, SNAPSHOT, TMP_PREFIX,
+                                         WEIGHTS, CheckpointError, Damaged, a_file_message, check_meta, load_meta,
+                                         read_plain, sha256, why)
 from cifar_core.checkpoint_files import REQUIRED_FILES  # noqa: F401  (part of this module's API, as before)
+from cifar_core.writer_lock import WriterLock  # noqa: F401  (part of this module's API: one writer per folder)
 
 DEFAULT_DIR = Path("checkpoints")
-TMP_PREFIX = ".tmp-"
 ARTIFACT_SUFFIX = ".npz"  # <artifact>.npz: one compressed array named "array"
 DAMAGED_MARK = ".damaged-"  # ckpt-00000900.damaged-<time>: moved aside by a save of step 900
 _CANONICAL = re.compile(re.escape(PREFIX) + r"([0-9]{8,})")
-
-
-class CheckpointError(Exception):
-    """A checkpoint that cannot be used; the message names the file and what to do."""
 
 
 @dataclass(frozen=True)
@@ -229,18 +225,13 @@ def _entries(folder):
     try:
         # Said, not skipped: a file in the folder's place made `evaluate` answer "train first".
         if folder.exists() and not folder.is_dir():
-            raise CheckpointError(_a_file_message(folder))
+            raise CheckpointError(a_file_message(folder))
         return sorted(path for path in folder.iterdir() if path.name.startswith(PREFIX))
     except FileNotFoundError:
         return []
     except OSError as e:
         raise CheckpointError(f"checkpoint folder {folder} cannot be read ({why(e)}); check its permissions "
                               "or choose another checkpoint folder") from None
-
-
-def _a_file_message(folder):
-    return (f"checkpoint folder {folder} is a file, not a folder; move that file away or choose another "
-            "checkpoint folder")
 
 
 def _examine(path):
@@ -408,56 +399,3 @@ def _fsync_tree(folder):
     for path in folder.iterdir():
         with open(path, "rb") as f:
             os.fsync(f.fileno())
-
-
-# --- one writer per folder --------------------------------------------------------
-
-_held = set()            # resolved folders this process writes to
-_held_lock = threading.Lock()
-
-
-class WriterLock:
-    """Exclusive right to write checkpoints into a folder: in-process and across processes
-    (an OS file lock, on Linux, macOS and Windows). Sweeps temporary folders that a killed writer left."""
-
-    def __init__(self, folder=DEFAULT_DIR):
-        self.folder = Path(folder).resolve()
-        self._file_lock = None
-
-    def __enter__(self):
-        _make_folder(self.folder)
-        with _held_lock:
-            if self.folder in _held:
-                raise CheckpointError(f"checkpoint folder {self.folder} is already being written "
-                                      "by a training run in this process")
-            lock = filelock.FileLock(self.folder / ".writer.lock", timeout=0)
-            try:
-                lock.acquire()
-            except filelock.Timeout:
-                raise CheckpointError(f"checkpoint folder {self.folder} is in use by another training "
-                                      "process; stop it or choose another checkpoint folder") from None
-            except OSError as e:
-                raise CheckpointError(f"checkpoint folder {self.folder} cannot be locked for writing "
-                                      f"({why(e)}); check its permissions or choose another checkpoint "
-                                      "folder") from None
-            _held.add(self.folder)
-            self._file_lock = lock
-        for stale in [*self.folder.glob(TMP_PREFIX + "*"), *self.folder.glob(f"*/{TMP_PREFIX}*")]:
-            shutil.rmtree(stale, ignore_errors=True)  # */: the snapshots' folder too
-        return self
-
-    def __exit__(self, *exc):
-        with _held_lock:
-            _held.discard(self.folder)
-            self._file_lock.release()
-
-
-def _make_folder(folder):
-    # "[Errno 17] File exists" told nobody that a file sits where the folder should be.
-    if folder.exists() and not folder.is_dir():
-        raise CheckpointError(_a_file_message(folder))
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CheckpointError(f"checkpoint folder {folder} cannot be made ({why(e)}); choose another "
-                              "checkpoint folder") from None

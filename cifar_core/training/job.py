@@ -26,49 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from cifar_core import checkpoints, data, runs, snapshots
-from cifar_core.config import TrainConfig
 from cifar_core.insights.inference import accuracy_and_loss
 from cifar_core.training.divergence import DivergenceWatch
 from cifar_core.training.hooks import CHECKPOINT_HOOKS
 from cifar_core.training.plan import plan_run
-
-LOG_EVERY = 10  # steps averaged into one point of the batch accuracy / loss history
-
-
-@dataclass(frozen=True)
-class TrainingStatus:
-    state: str = "idle"                 # idle, running, paused, stopping, finished, stopped or failed
-    message: str = ""                   # what happened, or the error of a failed run
-    step: int = 0                       # global step (batches trained since step 0)
-    start_step: int = 0                 # the step this session of the run began at (resumed from)
-    schedule_start: int = 0             # the step the run's learning-rate schedule began at
-    target_step: int = 0                # the step the run stops at
-    history_steps: tuple = ()           # steps of the points below
-    batch_accuracy: tuple = ()          # mean training-batch accuracy over the last LOG_EVERY steps
-    loss: tuple = ()                    # mean training loss over the same steps
-    test_steps: tuple = ()
-    test_accuracy: tuple = ()           # on the fixed test subset (or the full set at checkpoints)
-    test_loss: tuple = ()               # on the same images
-    images_per_second: float = 0.0
-    eta_seconds: float | None = None
-    latest_checkpoint: str | None = None
-    config: TrainConfig | None = None
-    changed: str = ""                   # the last control used: "started", "paused", "stopped" ...
-    changed_by: str = ""                # by whom ("teacher", "command line" ...)
-    changed_at: float | None = None     # seconds since the epoch
-    warnings: tuple = ()                # for the whole run, e.g. a damaged checkpoint it did not resume from
-
-    @property
-    def active(self):
-        """True while the thread owns the run (running, paused or stopping)."""
-        return self.state in ("running", "paused", "stopping")
-
-
-def empty_history():
-    """test_*: at test checks (steps, accuracy, loss); sessions_*: where each training session began and how
-    ("new run (quick)", "resumed", "extended by 500 steps"), for the charts' markers."""
-    return {"steps": [], "batch_accuracy": [], "loss": [], "learning_rate": [], "test_steps": [],
-            "test_accuracy": [], "test_loss": [], "session_steps": [], "session_kinds": []}
+from cifar_core.training.status import LOG_EVERY, TrainingStatus, empty_history
 
 
 @dataclass
