@@ -9,11 +9,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from cifar_core import checkpoints, data, runs  # no TensorFlow: keeps the first paint fast
+from cifar_core import checkpoints, data  # no TensorFlow: keeps the first paint fast
 from cifar_core.insights import inference  # TensorFlow only once a network is loaded
 from dashboard.ui import navigation
 from dashboard.ui.keras_quirks import keep_keras_state
-from dashboard.ui.words import describe_checkpoint
 
 OFFLINE_HINT = ("No internet? Copy `cifar-10-python.tar.gz` here and run "
                 "`python -m cifar_core download --from cifar-10-python.tar.gz`.")
@@ -48,28 +47,6 @@ def require_dataset():
         navigation.link(navigation.HOME, "Go to Home to download it")
         st.stop()
     return dataset
-
-
-def require_checkpoint(key):
-    """A checkpoint picker (the current run's, newest first, then the runs set aside, read-only), or guidance
-    to train first, and the page stops."""
-    folder = checkpoint_dir()
-    found = list(reversed(checkpoints.list_checkpoints(folder)))
-    for run in runs.set_aside_runs(folder):
-        found += reversed(run.checkpoints)
-    if not found:
-        st.info("There is no trained model yet: train one for a few minutes on the Train page.")
-        navigation.link(navigation.TRAIN, "Go to Train")
-        st.stop()
-    return st.selectbox("Checkpoint", found, key=key, format_func=_describe_in_run,
-                        help="Older checkpoints show the network earlier in training; runs set aside on the Train "
-                             "page are listed after the current one.")
-
-
-def _describe_in_run(checkpoint):
-    aside = checkpoint.path.parent.name
-    return describe_checkpoint(checkpoint) + (f", set-aside run {aside}" if aside.startswith(runs.ASIDE_PREFIX)
-                                              else "")
 
 
 @st.cache_resource(show_spinner="Loading the trained network…", max_entries=4)

@@ -39,12 +39,6 @@ def describe_run(status):
     return f"{status.state}: step {status.step:,} of {status.target_step:,}"
 
 
-def describe_checkpoint(checkpoint):
-    """'step 1,500, test accuracy 66.7% (quick)'."""
-    accuracy = f", test accuracy {checkpoint.test_accuracy:.1%}" if checkpoint.test_accuracy is not None else ""
-    return f"step {checkpoint.step:,}{accuracy} ({checkpoint.preset})"
-
-
 def describe_point(checkpoint):
     """A timeline point, short enough for a slider: 'step 0 (untrained) · 10%', 'step 1,500 · 66.7%'."""
     accuracy = f" · {checkpoint.test_accuracy:.0%}" if checkpoint.test_accuracy is not None else ""
