@@ -11,6 +11,7 @@ import streamlit as st
 
 from cifar_core import checkpoints, data  # no TensorFlow: keeps the first paint fast
 from cifar_core.insights import inference  # TensorFlow only once a network is loaded
+from cifar_core.insights.network_cache import NetworkCache
 from dashboard.ui import navigation
 from dashboard.ui.keras_quirks import keep_keras_state
 
@@ -49,26 +50,35 @@ def require_dataset():
     return dataset
 
 
-@st.cache_resource(show_spinner="Loading the trained network…", max_entries=4)
-def _inference_model(path, saved_at):  # keyed by path and save time, never by an array
-    loaded = inference.load_inference_model(checkpoints.Checkpoint.open(path))  # imports Keras
+def _load_network(checkpoint):
+    loaded = inference.load_inference_model(checkpoint)  # imports Keras
     keep_keras_state()
     return loaded
+
+
+_NETWORKS = NetworkCache(_load_network)  # one per server process, like st.cache_resource, and loads ahead
 
 
 def inference_model(checkpoint):
     """The checkpoint's own network (never the one being trained); a damaged checkpoint stops the page."""
     try:
-        return _inference_model(str(checkpoint.path), checkpoint.saved_at)
+        loaded = _NETWORKS.get(checkpoint)
     except checkpoints.CheckpointError as e:
         st.error(str(e))
         st.stop()
+    keep_keras_state()
+    return loaded
+
+
+def prefetch_networks(points):
+    """Load these checkpoints' networks in the background (the timeline's neighbours of the one shown)."""
+    _NETWORKS.prefetch(points)
 
 
 @st.cache_data(show_spinner="Getting the network's answers for the test images…", max_entries=8)
 def _test_probabilities(path, saved_at, dataset_folder):
     return inference.test_set_probabilities(checkpoints.Checkpoint.open(path), dataset_or_none(),
-                                            load_model=lambda _: _inference_model(path, saved_at))
+                                            load_model=_NETWORKS.get)
 
 
 def test_probabilities(checkpoint, dataset):

@@ -18,6 +18,7 @@ STEP = "timeline_step"        # the chosen step; absent: the newest (and so it f
 PLAYING = "timeline_playing"  # True while Play steps through the snapshots
 PLAY_SECONDS = 0.5            # pause between two snapshots while playing, on top of the page's own redraw
 _TICKED = "timeline_ticked"   # time.monotonic() of Play's last step
+_NEIGHBOURS = "timeline_neighbours"  # the snapshots beside the one shown, to load once the page is drawn
 
 
 def run_folder():
@@ -45,6 +46,7 @@ def require_point(key):
         st.stop()
     steps = [point.step for point in points]
     index = _chosen_index(steps)
+    st.session_state[_NEIGHBOURS] = [points[i] for i in (index + 1, index - 1) if 0 <= i < len(points)]
     slider, play = st.columns([6, 1], vertical_alignment="bottom")
     if len(points) == 1:
         slider.markdown(f"**{describe_point(points[0])}**: the only snapshot of this run so far.")
@@ -62,6 +64,14 @@ def require_point(key):
         if playing:
             st.fragment(_advance, run_every=PLAY_SECONDS)(steps, index)
     return points[index]
+
+
+def load_neighbours():
+    """After a page is drawn: load the networks of the snapshots beside the one it showed, in the background,
+    so that the next move of the slider (or Play's next step) finds its network ready."""
+    neighbours = st.session_state.pop(_NEIGHBOURS, None)
+    if neighbours:
+        loaders.prefetch_networks(neighbours)
 
 
 def other_point(key, label, default):
