@@ -12,6 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any page imports Te
 
 import streamlit as st  # noqa: E402
 
+from cifar_core.training import foreground  # noqa: E402
+
 from dashboard.ui import navigation, roles, timeline  # noqa: E402
 from dashboard.ui.keras_quirks import keep_keras_state  # noqa: E402
 from dashboard.ui.offline import keep_streamlit_offline  # noqa: E402
@@ -21,5 +23,6 @@ keep_streamlit_offline()
 st.set_page_config(page_title="CIFAR-10 CNN", layout="wide")
 page = navigation.navigation()
 roles.draw_sidebar()
-page.run()
+with foreground.drawing():  # a training run in this server waits between two steps meanwhile
+    page.run()
 timeline.load_neighbours()  # after the page is drawn, so that its own run never waits for it

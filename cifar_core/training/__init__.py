@@ -1,2 +1,3 @@
 """Training: `step` (the model, Adam and one compiled step: TensorFlow), `job` (the background run,
-no TensorFlow at import), `hooks` (what is saved beside each checkpoint)."""
+no TensorFlow at import), `hooks` (what is saved beside each checkpoint), `foreground` (pages drawn in the
+server go before the next training step)."""

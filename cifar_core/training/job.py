@@ -27,6 +27,7 @@ import numpy as np
 
 from cifar_core import checkpoints, data, runs, snapshots
 from cifar_core.insights.inference import accuracy_and_loss
+from cifar_core.training import foreground
 from cifar_core.training.divergence import DivergenceWatch
 from cifar_core.training.hooks import CHECKPOINT_HOOKS
 from cifar_core.training.plan import plan_run
@@ -218,6 +219,7 @@ class TrainingJob:
             self._unpaused.wait()
             if self._stop.is_set():
                 break
+            foreground.step_aside()  # a page being drawn in this process goes first (within limits)
             accuracy, loss = training.train_batch(plan.schedule_start)
             step = training.step
             if watch.loss_is_not_a_number(loss):

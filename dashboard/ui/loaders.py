@@ -75,7 +75,7 @@ def prefetch_networks(points):
     _NETWORKS.prefetch(points)
 
 
-@st.cache_data(show_spinner="Getting the network's answers for the test images…", max_entries=8)
+@st.cache_data(show_spinner="Getting the network's answers for the test images…", max_entries=16)
 def _test_probabilities(path, saved_at, dataset_folder):
     return inference.test_set_probabilities(checkpoints.Checkpoint.open(path), dataset_or_none(),
                                             load_model=_NETWORKS.get)

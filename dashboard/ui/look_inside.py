@@ -13,6 +13,7 @@ import streamlit as st
 
 from cifar_core.architecture import CONV_LAYERS
 from cifar_core.insights import explanations, feature_maps  # no TensorFlow until a network runs
+from cifar_core.training import foreground
 from dashboard.figures.explanations import CROP_NOTE, LABELS, explanation_html, how_to_read
 from dashboard.figures.feature_maps import feature_map_figure, verdict
 from dashboard.figures.images import pixels_html
@@ -58,10 +59,11 @@ def look_inside(checkpoint, image, class_names, true_class=None, key="view", tru
         st.subheader(heading, anchor=anchor)
         if scroll:
             bring_into_view(anchor, key)
-    with st.spinner("Loading the trained network…"):
-        inference = loaders.inference_model(checkpoint)
-    view = feature_maps.network_view(inference, image)
-    draw_network_view(view, class_names, true_class, key, inference, true_tag)
+    with foreground.drawing():  # also when a fragment redraws it (the Map's dots): training waits meanwhile
+        with st.spinner("Loading the trained network…"):
+            inference = loaders.inference_model(checkpoint)
+        view = feature_maps.network_view(inference, image)
+        draw_network_view(view, class_names, true_class, key, inference, true_tag)
 
 
 def bring_into_view(anchor, key):
