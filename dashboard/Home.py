@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any page imports Te
 
 import streamlit as st  # noqa: E402
 
-from cifar_core.training import foreground  # noqa: E402
+from cifar_core import foreground  # noqa: E402
 
 from dashboard.ui import navigation, roles, timeline  # noqa: E402
 from dashboard.ui.keras_quirks import keep_keras_state  # noqa: E402

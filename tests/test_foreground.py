@@ -1,20 +1,15 @@
-"""Pages first: a training run in the dashboard's process waits between two steps while a page is drawn
-(cifar_core/training/foreground.py), within limits, so it is slowed and never stalled."""
+"""Pages first: work in the dashboard's process that can wait (a training run ...) waits between two pieces while
+a page is drawn (cifar_core/foreground.py), within limits, so it is slowed and never stalled."""
 import threading
 
 import pytest
 
-from cifar_core.training import foreground
+from cifar_core import foreground
 from tiny_runs import run_to_end, tiny_config
 
 
-@pytest.fixture(autouse=True)
-def fresh_limits(monkeypatch):
-    monkeypatch.setattr(foreground, "_next_wait_at", 0.0)
-
-
 def test_with_no_page_being_drawn_the_training_never_waits():
-    assert foreground.step_aside() == 0.0
+    assert foreground.StepAside(share=0.25)() == 0.0
 
 
 def test_the_next_step_waits_until_the_page_is_drawn(monkeypatch):
@@ -30,7 +25,7 @@ def test_the_next_step_waits_until_the_page_is_drawn(monkeypatch):
     drawer = threading.Thread(target=page)
     drawer.start()
     page_started.wait(60)
-    trainer = threading.Thread(target=lambda: (foreground.step_aside(), order.append("next step")))
+    trainer = threading.Thread(target=lambda: (foreground.StepAside(share=0.25)(), order.append("next step")))
     trainer.start()
     page_done.set()
     drawer.join(60), trainer.join(60)
@@ -39,10 +34,10 @@ def test_the_next_step_waits_until_the_page_is_drawn(monkeypatch):
 
 def test_a_page_that_never_ends_only_slows_the_training_within_its_share(monkeypatch):
     monkeypatch.setattr(foreground, "LONGEST_WAIT", 0.05)
-    monkeypatch.setattr(foreground, "SHARE", 0.001)  # after a wait of w, no wait for 999 w
+    step_aside = foreground.StepAside(share=0.001)  # after a wait of w, no wait for 999 w
     with foreground.drawing():
-        assert foreground.step_aside() > 0.0   # waited, up to LONGEST_WAIT
-        assert foreground.step_aside() == 0.0  # then it trains on, although the page is still being drawn
+        assert step_aside() > 0.0   # waited, up to LONGEST_WAIT
+        assert step_aside() == 0.0  # then it works on, although the page is still being drawn
 
 
 def test_a_run_trains_to_its_end_while_pages_are_drawn_all_the_time(job, monkeypatch):

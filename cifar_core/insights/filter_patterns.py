@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cifar_core import architecture
+from cifar_core import architecture, foreground
 
 SUBSET = 2000  # test images searched (the first ones): one network pass, 0.8-1.5 s on 2 cores, per checkpoint
 CROP_OFFSET, CROP_SIZE = 4, 24  # the network sees the centre 24x24 of each 32x32 image (augment.centre_crop)
 EVAL_BATCH = 500  # images per forward pass
+STEP_ASIDE = foreground.StepAside(share=0.8)  # a page being drawn goes first: this never blocks one
 
 # Each map position's receptive field in the 24x24 crop: (side, stride, offset), the square from
 # stride * position - offset, side pixels wide. conv1: a 5x5 filter on the image (offset 2, "same" padding).
@@ -107,6 +108,7 @@ def _all_responses(inference, images):
 
     found = {layer.name: ([], []) for layer in architecture.CONV_LAYERS}
     for start in range(0, len(images), EVAL_BATCH):
+        STEP_ASIDE()
         *maps, _ = inference.features(centre_crop(images[start:start + EVAL_BATCH]), training=False)
         for layer, m in zip(architecture.CONV_LAYERS, maps):
             flat = tf.reshape(m, (m.shape[0], -1, m.shape[-1]))  # (B, H*W, 64)
@@ -162,6 +164,7 @@ def activation_maximisation(inference, layer_name, filter_index, steps=ASCENT_ST
     rng = np.random.default_rng(seed)
     x = tf.constant(start_image(seed)[None])
     for _ in range(steps):
+        STEP_ASIDE()
         shift = rng.integers(-ASCENT_JITTER, ASCENT_JITTER + 1, size=2).astype(np.int32)
         x = step(x, tf.constant(filter_index), tf.constant(shift))
     return np.round(x[0].numpy() * 255.0).astype(np.uint8)

@@ -10,6 +10,10 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from cifar_core import foreground
+
+STEP_ASIDE = foreground.StepAside(share=0.8)
+
 
 class NetworkCache:
     """The networks of the most recently used `capacity` checkpoints, one copy per process, thread-safe.
@@ -54,6 +58,7 @@ class NetworkCache:
                 self._background.submit(self._quietly, checkpoint)
 
     def _quietly(self, checkpoint):
+        STEP_ASIDE()  # loaded ahead: never while a page is being drawn
         try:
             self.get(checkpoint)
         except Exception:  # the page that shows it will say what is wrong

@@ -1,3 +1,2 @@
 """Training: `step` (the model, Adam and one compiled step: TensorFlow), `job` (the background run,
-no TensorFlow at import), `hooks` (what is saved beside each checkpoint), `foreground` (pages drawn in the
-server go before the next training step)."""
+no TensorFlow at import), `hooks` (what is saved beside each checkpoint)."""

@@ -25,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar_core import checkpoints, data, runs, snapshots
+from cifar_core import checkpoints, data, foreground, runs, snapshots
 from cifar_core.insights.inference import accuracy_and_loss
-from cifar_core.training import foreground
 from cifar_core.training.divergence import DivergenceWatch
 from cifar_core.training.hooks import CHECKPOINT_HOOKS
 from cifar_core.training.plan import plan_run
@@ -215,11 +214,12 @@ class TrainingJob:
         clock = time.perf_counter()
         speed = 0.0
         watch = DivergenceWatch(config)
+        step_aside = foreground.StepAside(share=0.25)  # pages drawn in this process go first, within limits
         while training.step < target and not self._stop.is_set():
             self._unpaused.wait()
             if self._stop.is_set():
                 break
-            foreground.step_aside()  # a page being drawn in this process goes first (within limits)
+            step_aside()
             accuracy, loss = training.train_batch(plan.schedule_start)
             step = training.step
             if watch.loss_is_not_a_number(loss):

@@ -13,7 +13,7 @@ import streamlit as st
 
 from cifar_core.architecture import CONV_LAYERS
 from cifar_core.insights import explanations, feature_maps  # no TensorFlow until a network runs
-from cifar_core.training import foreground
+from cifar_core import foreground
 from dashboard.figures.explanations import CROP_NOTE, LABELS, explanation_html, how_to_read
 from dashboard.figures.feature_maps import feature_map_figure, verdict
 from dashboard.figures.images import pixels_html
