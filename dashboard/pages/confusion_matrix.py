@@ -1,14 +1,15 @@
 """Confusion matrix: which classes the network mixes up; click a cell to see those very images. With "Compare
 with another step" on, the matrix shows how each cell changed since another step of the run."""
+from functools import partial
 from types import SimpleNamespace
 
 import streamlit as st
 
-from cifar_core import snapshots
+from cifar_core import snapshots, tables
 from cifar_core.insights import confusion
 from dashboard.figures import confusion as figures
 from dashboard.figures.images import pixels_html
-from dashboard.ui import loaders, navigation, timeline
+from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
 from dashboard.ui.words import count_of, describe_cell, describe_empty_cell, describe_point, plural, with_article
 
@@ -147,15 +148,34 @@ def draw_gallery(dataset, probabilities, cell, checkpoint, result, other):
         sentence.markdown(describe_page(len(indices), page, least_sure, names[true], names[pred]) + new)
         draw_tiles(dataset, shown, [f"{probabilities[i, pred]:.0%} · #{i}"
                                     + (" · new" if moved and i in moved.entered else "") for i in shown])
+        downloads.gallery_button(ordered, dataset.test_labels, probabilities, names,
+                                 f"{names[true]}-called-{names[pred]}-step-{checkpoint.step}", "cm_cell_csv")
     if len(left):
         st.markdown(f"**{count_of(len(moved.left), 'test image')}** left this cell since {other.label}; "
                     "the caption says what the network calls it now.")
         draw_tiles(dataset, left, [f"now {names[to]} · #{i}" for i, to in zip(left, moved.left_to)])
+        downloads.gallery_button(moved.left, dataset.test_labels, probabilities, names,
+                                 f"{names[true]}-called-{names[pred]}-left-by-step-{checkpoint.step}",
+                                 "cm_left_csv")
     chosen = st.session_state.get("cm_chosen")
     if chosen in shown or chosen in left:  # only now: TensorFlow
         look_inside(checkpoint, dataset.test_images[chosen], names, true, key="cm_view",
                     heading=f"Inside test image {chosen} at {describe_point(checkpoint)}",
                     scroll=st.session_state.pop("cm_scroll", False))
+
+
+def draw_downloads(result, names, checkpoint):
+    """The chosen step's matrix as CSV (counts, and rows as fractions); how to save a chart as a picture."""
+    with st.container(horizontal=True, vertical_alignment="center"):
+        for normalised, what in ((False, "counts"), (True, "row-fractions")):
+            rows = ", each row as fractions of its class." if normalised else ", numbers of test images."
+            downloads.csv_button(f"Matrix: {what.replace('-', ' ')} (CSV)",
+                                 f"confusion-matrix-step-{checkpoint.step}-{what}.csv",
+                                 partial(tables.confusion_csv, result, names, normalised),
+                                 key="cm_fractions_csv" if normalised else "cm_counts_csv",
+                                 help=f"At {describe_point(checkpoint)}: a row per true class, a column per "
+                                      f"predicted class{rows}")
+        st.caption(downloads.CHARTS_AS_PICTURES)
 
 
 @st.fragment
@@ -173,6 +193,7 @@ def matrix_and_gallery(dataset, probabilities, result, checkpoint, other):
     else:
         figure = figures.confusion_figure(result, names, normalise, hide, cell)
     st.plotly_chart(figure, on_select="rerun", selection_mode="points", key=chart)
+    draw_downloads(result, names, checkpoint)
     if cell is None:
         st.caption("Click a cell (or choose its two classes above) to see its test images.")
     else:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from cifar_core.insights import label_issues, mistakes
 from dashboard.figures.mistakes import badge_words, badged_html
-from dashboard.ui import loaders, navigation, timeline
+from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
 from dashboard.ui.words import count_of, describe_point
 
@@ -62,6 +62,12 @@ def draw_tiles(section, indices, captions, context):
                     key=f"mi_view_{section}")  # only now: the rest of the page needs no TensorFlow
 
 
+def list_button(section, name, indices, context, extra=None):
+    """The whole gallery (every page of it) as CSV, at the chosen step."""
+    downloads.gallery_button(indices, context.labels, context.probabilities, context.names,
+                             f"{name}-step-{context.checkpoint.step}", f"mi_{section}_csv", extra)
+
+
 def page_of(section, indices):
     """The slice of `indices` on the chosen page (a page picker when there is more than one)."""
     pages = max(1, -(-len(indices) // PER_PAGE))
@@ -96,6 +102,8 @@ def draw_pairs(pairs, context):
         shown = indices[:PER_PAGE]
         draw_tiles(f"pair{true}", shown, [f"{context.probability(i, called):.0%} {names[called]} · #{i}"
                                           for i in shown], context)
+    list_button("pair", f"{names[pair.first]}-and-{names[pair.second]}-confused",
+                np.concatenate([pair.first_as_second, pair.second_as_first]), context)
 
 
 @st.fragment
@@ -106,6 +114,7 @@ def draw_worst(worst, context):
     shown = page_of("worst", worst)
     draw_tiles("worst", shown, [f"{context.names[context.labels[i]]} → {context.names[context.answers[i]]} "
                                 f"{context.probability(i, context.answers[i]):.0%}" for i in shown], context)
+    list_button("worst", "worst-mistakes", worst, context)
 
 
 @st.fragment
@@ -120,6 +129,8 @@ def draw_suspects(suspects, published, official, context):
     st.caption(f"{count_of(len(suspects), 'suspect')} of {count_of(len(context.labels), 'test image')}.")
     shown = page_of("suspect", suspects.indices)
     draw_tiles("suspect", shown, [f"labelled {context.names[context.labels[i]]} · #{i}" for i in shown], context)
+    list_button("suspect", "suspect-labels", suspects.indices, context,
+                suspect_columns(suspects, context, "probability of its label"))
     st.markdown("**Checked by people.** Northcutt, Athalye & Mueller (2021) had five people look at each "
                 "image confident learning flagged; these are the ones most of them said were labelled wrong.")
     if not official:
@@ -131,6 +142,13 @@ def draw_suspects(suspects, published, official, context):
                                                            f"{published.support[k]:.0%} of people agree"
                                                            for k, i in zip(shown, published.indices[shown])],
                    context)
+        list_button("published", "published-label-errors", published.indices, context,
+                    suspect_columns(published, context, "people who agree with its label"))
+
+
+def suspect_columns(issues, context, support):
+    """A suspects list's (LabelIssues) extra columns: the support for its label, and its badge's words."""
+    return {support: issues.support.tolist(), "badge": [context.badge(int(i)) for i in issues.indices]}
 
 
 navigation.page_header(

@@ -6,11 +6,11 @@ from functools import partial
 
 import streamlit as st
 
-from cifar_core import checkpoints, data, snapshots
+from cifar_core import checkpoints, data, snapshots, tables
 from cifar_core.training import job as job_module
 from cifar_core.training.plan import describe_settings
 from dashboard.figures.curves import accuracy_figure, loss_figure
-from dashboard.ui import loaders, navigation, roles, run_controls, state, timeline, words
+from dashboard.ui import downloads, loaders, navigation, roles, run_controls, state, timeline, words
 
 # The status redraws every second while a run goes (less often with many browsers watching: redraw_seconds);
 # while none does, the page checks every IDLE_SECONDS, so that a run started anywhere shows everywhere, and
@@ -63,6 +63,12 @@ def draw_charts(history, kept):
     for column, figure, key in ((accuracy, accuracy_figure, CHARTS[0]), (loss, loss_figure, CHARTS[1])):
         column.plotly_chart(figure(history, kept), key=key, on_select=partial(_picked_snapshot, key),
                            selection_mode="points")
+    last = max(history.get("steps", []) + history.get("test_steps", []), default=0)
+    with st.container(horizontal=True, vertical_alignment="center"):  # the history the charts show, as CSV
+        downloads.csv_button("Metrics history (CSV)", f"training-history-step-{last}.csv",
+                             partial(tables.history_csv, history), key="train_history_csv",
+                             help="Every logged step: training and test loss and accuracy, learning rate.")
+        st.caption(downloads.CHARTS_AS_PICTURES)
     if "train_open_step" in st.session_state:  # a diamond was clicked: this is the charts' fragment rerunning;
         st.rerun(scope="app")                # a page switch from a fragment drew an empty page: the app's run opens it
 
@@ -185,3 +191,5 @@ st.fragment(draw_live_status, run_every=every)(job, (status.state, status.change
 st.fragment(draw_live_charts, run_every=CHART_SECONDS * every if status.active else None)(job)
 draw_checkpoints(saved, damaged)
 run_controls.set_aside_runs(loaders.checkpoint_dir(), teacher, busy=status.active)
+if teacher:
+    downloads.take_model_home(saved[-1] if saved else None)
