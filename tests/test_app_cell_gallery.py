@@ -105,3 +105,4 @@ def test_the_cell_and_its_page_stay_as_the_step_changes(answers):
     assert at.number_input(key="cm_page").value == 2  # back where the learner was
     expected = confusion.cell_indices(dataset.test_labels, by_step[steps[-1]], true, pred)
     assert picks(at) == list(expected[24:48])
+

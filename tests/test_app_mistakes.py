@@ -128,3 +128,30 @@ def test_on_the_official_release_the_published_errors_are_shown_with_badges(offi
     assert "label may be wrong: looks like a bird (checked by people)" in badges  # 165: they said bird
     at.number_input(key="mi_published_page").set_value(2).run()
     assert picks(at, "published") == [f"mi_pick_published_{i}" for i in expected.indices[24:48]]
+
+
+def test_a_confusion_matrix_cell_badges_its_images_whose_label_may_be_wrong(folders, official_dir):
+    from cifar_core.insights import confusion
+    from cifar_core.insights.label_issues import doubtful_labels
+    from dashboard.figures.mistakes import label_badges
+    from dashboard.ui.navigation import CONFUSION
+
+    dataset = load_dataset(official_dir)
+    labels = dataset.test_labels
+    probabilities = inference.test_set_probabilities(snapshots.timeline(folders[1])[-1], dataset)
+    cell = int(labels[165]), int(probabilities[165].argmax())  # 165: labelled deer, people said bird
+    order = list(confusion.cell_indices(labels, probabilities, *cell))
+    page = order.index(165) // 24 + 1
+    at = AppTest.from_file(HOME, default_timeout=90).run()
+    at.switch_page(CONFUSION).run()
+    at.selectbox(key="cm_true").set_value(cell[0]).run()
+    at.selectbox(key="cm_pred").set_value(cell[1]).run()
+    if page > 1:
+        at.number_input(key="cm_page").set_value(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    tiles = {int(key.removeprefix("cm_pick_")) for key in (b.key for b in at.button) if key and key.startswith("cm_pick_")}
+    bodies = [h.proto.body for h in at.get("html")]
+    assert any("#165<" in body and "label may be wrong: looks like a bird (checked by people)" in body
+               for body in bodies)
+    doubted = tiles & label_badges(*doubtful_labels(labels, probabilities, True), dataset.class_names).keys()
+    assert sum("label may be wrong" in body for body in bodies) == len(doubted)  # none on the other tiles

@@ -78,6 +78,12 @@ class PublishedList:
     votes: np.ndarray    # (P, 4) int: of 5 people, how many said given, suggested, neither, both
 
 
+def doubtful_labels(labels, probabilities, official):
+    """-> (suspects by confident learning, published label errors) for a test set's (N,) labels and the
+    network's (N, 10) answers at one step; `official`: the dataset is the official release (Dataset.official)."""
+    return confident_learning(labels, probabilities), published_issues(labels, official)
+
+
 @functools.cache
 def published_list():
     """The published list as shipped with the package (read once)."""

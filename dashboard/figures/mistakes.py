@@ -18,6 +18,12 @@ def badge_words(index, suspects, published, class_names):
     return None
 
 
+def label_badges(suspects, published, class_names):
+    """{test-image index: badge words} for every image either list (LabelIssues) doubts; the rest have none."""
+    suggested, checked = suspects.suggestions(), published.suggestions()
+    return {i: badge_words(i, suggested, checked, class_names) for i in suggested.keys() | checked.keys()}
+
+
 def badged_html(image, caption, badge=None):
     """pixels_html's tile, with the badge (when there is one) under its caption."""
     if badge is None:

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import streamlit as st
 
 from cifar_core import snapshots, tables
-from cifar_core.insights import confusion
+from cifar_core.insights import confusion, label_issues
 from dashboard.figures import confusion as figures
-from dashboard.figures.images import pixels_html
+from dashboard.figures.mistakes import badged_html, label_badges
 from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
 from dashboard.ui.words import count_of, describe_cell, describe_empty_cell, describe_point, plural, with_article
@@ -78,11 +78,12 @@ def compare_controls(dataset, predicted):
                            change=confusion.compare_confusions(dataset.test_labels, answers.argmax(axis=1), predicted))
 
 
-def draw_tiles(dataset, indices, captions):
-    """The images with their captions and a "Look inside" button each, PER_ROW to a row."""
+def draw_tiles(dataset, indices, captions, badges):
+    """The images with their captions, a badge where the label is in doubt, and a "Look inside" button each,
+    PER_ROW to a row."""
     for start in range(0, len(indices), PER_ROW):
         for column, index, caption in zip(st.columns(PER_ROW), indices[start:start + PER_ROW], captions[start:]):
-            column.html(pixels_html(dataset.test_images[index], caption))
+            column.html(badged_html(dataset.test_images[index], caption, badges.get(int(index))))
             column.button("Look inside", key=f"cm_pick_{index}", width="stretch", on_click=choose, args=(int(index),),
                           type="primary" if index == st.session_state.get("cm_chosen") else "secondary")
 
@@ -136,6 +137,7 @@ def draw_gallery(dataset, probabilities, cell, checkpoint, result, other):
     names = dataset.class_names
     indices = confusion.cell_indices(dataset.test_labels, probabilities, true, pred)  # most sure first
     moved = other and confusion.cell_changes(dataset.test_labels, other.probabilities, probabilities, true, pred)
+    badges = label_badges(*label_issues.doubtful_labels(dataset.test_labels, probabilities, dataset.official), names)
     shown, left = [], (moved.left[:GALLERY_SIZE] if moved else [])
     if len(indices) == 0:
         st.info(describe_empty_cell(int(result.matrix[true].sum()), names[true], names[pred]))
@@ -147,13 +149,13 @@ def draw_gallery(dataset, probabilities, cell, checkpoint, result, other):
         new = f" **{len(moved.entered):,}** of them are new here since {other.label} (marked *new*)." if moved else ""
         sentence.markdown(describe_page(len(indices), page, least_sure, names[true], names[pred]) + new)
         draw_tiles(dataset, shown, [f"{probabilities[i, pred]:.0%} · #{i}"
-                                    + (" · new" if moved and i in moved.entered else "") for i in shown])
+                                    + (" · new" if moved and i in moved.entered else "") for i in shown], badges)
         downloads.gallery_button(ordered, dataset.test_labels, probabilities, names,
                                  f"{names[true]}-called-{names[pred]}-step-{checkpoint.step}", "cm_cell_csv")
     if len(left):
         st.markdown(f"**{count_of(len(moved.left), 'test image')}** left this cell since {other.label}; "
                     "the caption says what the network calls it now.")
-        draw_tiles(dataset, left, [f"now {names[to]} · #{i}" for i, to in zip(left, moved.left_to)])
+        draw_tiles(dataset, left, [f"now {names[to]} · #{i}" for i, to in zip(left, moved.left_to)], badges)
         downloads.gallery_button(moved.left, dataset.test_labels, probabilities, names,
                                  f"{names[true]}-called-{names[pred]}-left-by-step-{checkpoint.step}",
                                  "cm_left_csv")

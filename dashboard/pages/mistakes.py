@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from cifar_core.insights import label_issues, mistakes
-from dashboard.figures.mistakes import badge_words, badged_html
+from dashboard.figures.mistakes import badged_html, label_badges
 from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
 from dashboard.ui.words import count_of, describe_point
@@ -160,11 +160,9 @@ dataset = loaders.require_dataset()
 checkpoint = timeline.require_point("mi")
 probabilities = loaders.test_probabilities(checkpoint, dataset)  # (N, 10); a damaged checkpoint stops the page
 labels, names = dataset.test_labels, dataset.class_names
-suspects = label_issues.confident_learning(labels, probabilities)
-published = label_issues.published_issues(labels, official=dataset.official)  # none unless the official release
-suggested, checked = suspects.suggestions(), published.suggestions()
-badges = {i: badge_words(i, suggested, checked, names) for i in suggested.keys() | checked.keys()}
-context = Context(dataset.test_images, labels, names, probabilities, checkpoint, badges)
+suspects, published = label_issues.doubtful_labels(labels, probabilities, dataset.official)  # published: official only
+context = Context(dataset.test_images, labels, names, probabilities, checkpoint,
+                  label_badges(suspects, published, names))
 st.subheader("Most confused pairs")
 draw_pairs(mistakes.confused_pairs(labels, probabilities), context)
 st.subheader("Worst mistakes")
