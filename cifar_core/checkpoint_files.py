@@ -1,8 +1,10 @@
-"""What a checkpoint folder must hold to be used: meta.json's schema, and its own plain files.
+"""What a checkpoint folder must hold to be used: meta.json's schema, its own plain files, its arrays by name.
 
-Used by checkpoints.py (which reads and writes checkpoints); nothing here loads weights. A checkpoint is
-input like any file: its metadata is checked field by field before anything trusts it, and only its own
-plain files are ever opened (never a link, a device or a path outside the folder).
+Used by checkpoints.py (which reads and writes checkpoints); nothing here imports TensorFlow: the arrays of
+weights.npz and optimizer.npz are read, written and paired with a network's variables by name here (their keys:
+checkpoints.py's docstring), and checkpoints.py assigns them. A checkpoint is input like any file: its metadata
+is checked field by field before anything trusts it, and only its own plain files are ever opened (never a
+link, a device or a path outside the folder).
 """
 import dataclasses
 import hashlib
@@ -12,13 +14,18 @@ import os
 import re
 import stat
 
+import numpy as np
+
 from cifar_core.config import Distortions, ModelConfig, TrainConfig
 
 PREFIX = "ckpt-"
-WEIGHTS, OPTIMIZER, META, HISTORY = "model.weights.h5", "optimizer.npz", "meta.json", "history.json"
+WEIGHTS, OPTIMIZER, META, HISTORY = "weights.npz", "optimizer.npz", "meta.json", "history.json"
+# Checkpoints saved before weights.npz: Keras' own weights file, and optimizer.npz by position (checkpoints.py).
+LEGACY_WEIGHTS = "model.weights.h5"
+WEIGHT_FILES = (WEIGHTS, LEGACY_WEIGHTS)  # a checkpoint's "sha256" covers exactly one of them: its weights
 REQUIRED_FILES = (WEIGHTS, OPTIMIZER, HISTORY)  # "sha256" must cover these: nothing is loaded unverified
 SNAPSHOT = "snapshot"  # meta.json's "kind" of a snapshot (snapshots.py): weights only, to look at, not resume
-KINDS = {"checkpoint": REQUIRED_FILES, SNAPSHOT: (WEIGHTS,)}  # -> the files each kind must have
+KINDS = {"checkpoint": REQUIRED_FILES, SNAPSHOT: (WEIGHTS,)}  # -> the files each kind must have (or LEGACY_WEIGHTS)
 MAX_META_BYTES = 1 << 20        # meta.json is a few KB; a huge one is not a checkpoint's
 MAX_HISTORY_BYTES = 256 << 20   # 10 million steps of history fit; a bigger file would only fill the memory
 _FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # a plain name inside the folder: no "/", "\\" or ":"
@@ -135,9 +142,13 @@ def _check_checksums(meta, path):
     sums = meta["sha256"]
     if not isinstance(sums, dict):
         raise Damaged(f'{META} has "sha256": {show(sums)}, not an object of file checksums')
+    weights = weights_file(sums)
     for name in KINDS[meta.get("kind", "checkpoint")]:
-        if name not in sums:
-            raise Damaged(f'{META}\'s "sha256" does not cover {name}')
+        if name not in sums and not (name == WEIGHTS and weights):
+            raise Damaged(f'{META}\'s "sha256" does not cover {name}'
+                          + (f" (nor {LEGACY_WEIGHTS}, as older checkpoints do)" if name == WEIGHTS else ""))
+    if sum(name in sums for name in WEIGHT_FILES) > 1:
+        raise Damaged(f'{META}\'s "sha256" covers both {" and ".join(WEIGHT_FILES)}: which are its weights is unclear')
     for name, digest in sums.items():
         if not _FILE_NAME.fullmatch(name) or ".." in name:
             raise Damaged(f'{META}\'s "sha256" names {show(name)}, which is not a file of this checkpoint')
@@ -146,6 +157,16 @@ def _check_checksums(meta, path):
         why = not_a_plain_file(path / name)
         if why:
             raise Damaged(f'{META}\'s "sha256" names {name}, which {why}')
+    # A weights file beside the one meta.json covers (an old checkpoint's model.weights.h5 copied in) would be
+    # ignored without a word: said instead, as everything else a checkpoint cannot use.
+    for other in WEIGHT_FILES:
+        if other != weights and os.path.lexists(path / other):
+            raise Damaged(f"it holds {other}, which its {META} does not cover: its weights are {weights}")
+
+
+def weights_file(sums):
+    """The weights file that a meta.json's "sha256" covers: WEIGHTS, LEGACY_WEIGHTS (an older checkpoint) or None."""
+    return next((name for name in WEIGHT_FILES if name in sums), None)
 
 
 def not_a_plain_file(file):
@@ -186,6 +207,49 @@ def show(value, limit=60):
 
 def why(error):
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+# --- the arrays: weights.npz, optimizer.npz ---------------------------------------------------
+
+def write_arrays(file, variables):
+    """{name: variable} to `file` as one .npz array per name (uncompressed: weights hardly compress)."""
+    np.savez(file, **{name: variable.numpy() for name, variable in variables.items()})
+
+
+def read_arrays(file):
+    """{name: array} of an .npz file (no pickles: an object array is refused)."""
+    with np.load(file, allow_pickle=False) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def pair_by_name(variables, saved, file):
+    """[(variable, saved array)] by name; ValueError naming the names or the shape that differ."""
+    missing, unknown = sorted(set(variables) - set(saved)), sorted(set(saved) - set(variables))
+    if missing or unknown:
+        differences = [f"has no {_names(missing)}, which this network has"] if missing else []
+        differences += [f"holds {_names(unknown)}, which this network has not"] if unknown else []
+        raise ValueError(f"{file} {'; it '.join(differences)}")
+    for name, variable in variables.items():
+        if tuple(saved[name].shape) != tuple(variable.shape):
+            raise ValueError(f"{file} holds {name} of shape {saved[name].shape}; this network's is "
+                             f"{tuple(variable.shape)}")
+    return [(variable, saved[name]) for name, variable in variables.items()]
+
+
+def pair_by_position(variables, saved):
+    # An older optimizer.npz: arr_0, arr_1 ... in the order of the optimizer that saved them.
+    values = [saved.get(f"arr_{i}") for i in range(len(saved))]
+    if len(values) != len(variables) or any(value is None for value in values):
+        raise ValueError(f"{len(values)} optimizer variables saved, {len(variables)} expected")
+    for variable, value in zip(variables, values):
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(f"optimizer variable {variable.name} has shape {tuple(variable.shape)}, "
+                             f"{value.shape} saved")
+    return list(zip(variables, values))
+
+
+def _names(names, shown=3):
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 # --- plain files ------------------------------------------------------------------------

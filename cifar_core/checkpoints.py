@@ -3,8 +3,8 @@
 Layout of a checkpoint folder (default `checkpoints/`):
 
     ckpt-00000500/          one checkpoint, named by its global step
-        model.weights.h5    Keras weights
-        optimizer.npz       Adam's variables (iteration count, moments)
+        weights.npz         the network's weights, keyed by the project's names (below)
+        optimizer.npz       Adam's variables, keyed the same way (iteration count, moments)
         meta.json           step, time, test accuracy, TrainConfig, file checksums (small: listed often)
         history.json        the metrics history up to this step (the Train page's curves)
         <artifact>.npz      arrays the pages read instead of computing them, written by the training
@@ -18,6 +18,18 @@ Layout of a checkpoint folder (default `checkpoints/`):
 
 A checkpoint is written into a temporary folder and renamed into place, so a
 kill at any moment leaves the latest complete checkpoint loadable.
+
+The arrays are keyed by the project's own names (model.weights_by_name), not Keras', so a checkpoint
+outlives a Keras upgrade and loads into the fused and the plain-Keras network alike (numpy's .npz: plain
+arrays, read without pickles):
+    weights.npz     "layer_conv1/kernel" (5, 5, 3, 64), "layer_conv1_bn/gamma", ".../beta", ".../moving_mean",
+                    ".../moving_variance", "layer_fc1/kernel", "layer_fc1/bias", ...: one array per weight
+    optimizer.npz   "iterations" (the global step), "learning_rate", and per trainable weight its Adam slots
+                    "layer_conv1/kernel/momentum", "layer_conv1/kernel/velocity", ...
+Restoring checks the names and shapes first and assigns nothing unless all match: a network or an optimizer
+that differs is refused with the names, never filled by position. Checkpoints saved before (their meta.json
+covers model.weights.h5 instead) still restore: Keras' weights file, read into the fused network that wrote it,
+and optimizer.npz's arrays arr_0, arr_1 ... by position, as they were saved.
 
 Everything in a checkpoint folder is outside input (a copied folder, a hand edit, a full disk):
 - meta.json is checked against its schema whenever a checkpoint is opened or listed
@@ -45,9 +57,10 @@ from pathlib import Path
 import numpy as np
 
 from cifar_core.config import TrainConfig
-from cifar_core.checkpoint_files import (HISTORY, MAX_HISTORY_BYTES, META, OPTIMIZER, PREFIX, SNAPSHOT, TMP_PREFIX,
-                                         WEIGHTS, CheckpointError, Damaged, a_file_message, check_meta, load_meta,
-                                         read_plain, sha256, why)
+from cifar_core.checkpoint_files import (HISTORY, LEGACY_WEIGHTS, MAX_HISTORY_BYTES, META, OPTIMIZER, PREFIX,
+                                         SNAPSHOT, TMP_PREFIX, WEIGHTS, CheckpointError, Damaged, a_file_message,
+                                         check_meta, load_meta, pair_by_name, pair_by_position, read_arrays,
+                                         read_plain, sha256, weights_file, why, write_arrays)
 from cifar_core.checkpoint_files import REQUIRED_FILES  # noqa: F401  (part of this module's API, as before)
 from cifar_core.writer_lock import WriterLock  # noqa: F401  (part of this module's API: one writer per folder)
 
@@ -180,19 +193,40 @@ class Checkpoint:
         if optimizer is not None and self.is_snapshot:
             raise CheckpointError(f"{self.path} is a snapshot: it keeps no optimizer state to resume from")
         self.verify()
+        from cifar_core.model import optimizer_variables_by_name, weights_by_name  # TensorFlow: only here
+
+        legacy = weights_file(self.meta["sha256"]) == LEGACY_WEIGHTS
         try:
-            model.load_weights(self.path / WEIGHTS)
+            saved = self._legacy_weights() if legacy else read_arrays(self.path / WEIGHTS)
+            pairs = pair_by_name(weights_by_name(model), saved, WEIGHTS)
             if optimizer is not None:
-                with np.load(self.path / OPTIMIZER) as saved:
-                    values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
                 optimizer.build(model.trainable_variables)
-                if len(values) != len(optimizer.variables):
-                    raise ValueError(f"{len(values)} optimizer variables saved, {len(optimizer.variables)} expected")
-                for variable, value in zip(optimizer.variables, values):
-                    variable.assign(value)
+                saved = read_arrays(self.path / OPTIMIZER)
+                pairs += (pair_by_position(optimizer.variables, saved) if legacy else
+                          pair_by_name(optimizer_variables_by_name(model, optimizer), saved, OPTIMIZER))
+            for variable, value in pairs:  # only once everything fits: a refused checkpoint changes nothing
+                variable.assign(value)
         except Exception as e:  # h5py, numpy and Keras raise many kinds for a bad or mismatched file
             raise CheckpointError(f"checkpoint {self.path} does not fit this network ({e}); "
                                   f"{_offer_previous(self.path)}") from None
+
+    def _legacy_weights(self):
+        # Keras keys its file by class-derived names (fused_batch_normalization...): only a network of the
+        # classes that wrote it reads it. Its float32 twin reads them here, and hands them on by name.
+        from cifar_core.model import build_model, weights_by_name
+
+        writer = build_model(self.config.model)
+        writer.load_weights(self.path / LEGACY_WEIGHTS)
+        return {name: variable.numpy() for name, variable in weights_by_name(writer).items()}
+
+
+# --- the arrays, by name ----------------------------------------------------------------
+
+def write_weights(file, model):
+    """`model`'s weights to `file` (.npz), keyed by the project's names (see the module docstring)."""
+    from cifar_core.model import weights_by_name
+
+    write_arrays(file, weights_by_name(model))
 
 
 # --- listing ---------------------------------------------------------------------------
@@ -286,8 +320,14 @@ def save_checkpoint(folder, model, optimizer, step, config, history, test_accura
     the same step is moved aside first, never overwritten: the returned Checkpoint's `moved_aside` says
     where it went and why."""
     def write_files(tmp):
-        model.save_weights(tmp / WEIGHTS)
-        np.savez(tmp / OPTIMIZER, *[v.numpy() for v in optimizer.variables])
+        if hasattr(model, "layers"):
+            from cifar_core.model import optimizer_variables_by_name
+
+            write_weights(tmp / WEIGHTS, model)
+            write_arrays(tmp / OPTIMIZER, optimizer_variables_by_name(model, optimizer))
+        else:  # a stand-in network (tests of saving and pruning, without TensorFlow) writes its own bytes
+            model.save_weights(tmp / WEIGHTS)
+            np.savez(tmp / OPTIMIZER, *[v.numpy() for v in optimizer.variables])
         (tmp / HISTORY).write_text(json.dumps(history))
         return [WEIGHTS, OPTIMIZER, HISTORY]
 

@@ -25,8 +25,11 @@ def build_model(model_config, dtype="float32", plain_keras=False):
     dtype: the Keras dtype policy of every layer but the softmax, which stays float32 so the loss
     is computed from full-precision probabilities. "mixed_bfloat16" computes in bfloat16 and keeps
     the weights float32, so its checkpoints load into a float32 model.
-    plain_keras: Keras' own BatchNormalization instead of FusedBatchNormalization (same weights,
-    same results, slower): the baseline of benchmarks/train_throughput.py."""
+    plain_keras: Keras' own BatchNormalization instead of FusedBatchNormalization: same variables and
+    results, slower; the baseline of benchmarks/train_throughput.py, and what export.py saves (a file needs no
+    cifar_core to load). The two load the same checkpoints (keyed by weights_by_name), but not each other's
+    Keras weight files: Keras keys a `.weights.h5` by class-derived names (fused_batch_normalization...).
+    Between models in memory, get_weights / set_weights match."""
     batch_norm_layer = layers.BatchNormalization if plain_keras else FusedBatchNormalization
     inputs = keras.Input((CROP_SIZE, CROP_SIZE, 3), name="image")
     x = _conv_block(inputs, "layer_conv1", batch_norm_layer, dtype)
@@ -75,3 +78,41 @@ class FusedBatchNormalization(layers.BatchNormalization):
 def conv_layer(model, name):
     """The Keras conv layer called `name`; ValueError listing the conv layers otherwise."""
     return model.get_layer(architecture.conv(name).name)
+
+
+# --- the names checkpoints key their arrays by (checkpoints.py) --------------------------------------
+
+def weights_by_name(model):
+    """{"layer_conv1/kernel": variable, "layer_conv1_bn/moving_mean": variable, ...}: every weight of `model`
+    (trainable or not) by its layer's name and its own. Keras' own paths and file keys change between
+    versions and layer classes; these are this project's names (architecture.py's table), the same for the
+    fused and the plain-Keras network."""
+    named = {}
+    for layer in model.layers:
+        for variable in layer.weights:
+            named[f"{layer.name}/{variable.name}"] = variable
+    if len(named) != len(model.weights):
+        raise ValueError(f"{len(model.weights)} weights but {len(named)} distinct layer/weight names")
+    return named
+
+
+def optimizer_variables_by_name(model, optimizer):
+    """{"iterations": ..., "learning_rate": ..., "layer_conv1/kernel/momentum": ...}: a built optimizer's
+    variables, each slot (Adam's momentum, velocity) named after the network's weight it belongs to.
+
+    Keras names a slot "<weight's path with _ for />_<slot>" (its own docstring says otherwise: such names
+    move between versions), so slots are matched to weights here, by those paths, and keyed by ours. A
+    variable matched to no weight keeps its own name; two variables under one name are an error."""
+    owners = {variable.path.replace("/", "_") + "_": name
+              for name, variable in weights_by_name(model).items() if variable.trainable}
+    named = {}
+    for variable in optimizer.variables:
+        if variable is optimizer.iterations:
+            key = "iterations"
+        else:
+            prefix = max((p for p in owners if variable.name.startswith(p)), key=len, default=None)
+            key = variable.name if prefix is None else f"{owners[prefix]}/{variable.name[len(prefix):]}"
+        if key in named:
+            raise ValueError(f"two optimizer variables are named {key!r}")
+        named[key] = variable
+    return named

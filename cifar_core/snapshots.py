@@ -6,7 +6,7 @@ state or history, so a whole default run's snapshots are small (about 3.5 MB eac
 step 0 (the untrained network), at 50, 100, 200, 500, 1,000, 2,000, 5,000 ... (1, 2 and 5 times a power
 of ten) and at the run's last step, into the checkpoint folder's snapshots/ (a set-aside run keeps its own):
 
-    checkpoints/snapshots/ckpt-00000000/   model.weights.h5, test_*.npz (answers, fc2), meta.json ("kind": "snapshot")
+    checkpoints/snapshots/ckpt-00000000/   weights.npz, test_*.npz (answers, fc2), meta.json ("kind": "snapshot")
 
 `timeline(folder)` is what the pages scrub through: the snapshots, and the latest checkpoint when a stopped
 run has gone past the last snapshot. Snapshots are Checkpoints, so everything that reads a checkpoint's
@@ -54,7 +54,7 @@ def folder_of(checkpoint_folder):
 def save_snapshot(checkpoint_folder, model, step, config, test_accuracy, artifacts=None, run=None):
     """Write snapshots/ckpt-<step> (weights and artifacts; never pruned). Returns it as a Checkpoint."""
     def write_files(tmp):
-        model.save_weights(tmp / WEIGHTS)
+        checkpoints.write_weights(tmp / WEIGHTS, model)
         return [WEIGHTS]
 
     meta = {"kind": SNAPSHOT, "test_accuracy": test_accuracy, "config": config, "run": run}
