@@ -134,7 +134,7 @@ def wait_for_steps(process):
     while True:
         line = process.stderr.readline()
         assert line, "the process ended before training a step"
-        if (found := re.search(r"\] +\d+% ([\d,]+)/", line)) and int(found.group(1).replace(",", "")) > 0:
+        if (found := re.search(r"\d+%\|[^|]*\| ([\d,]+)/", line)) and int(found.group(1).replace(",", "")) > 0:
             return
 
 

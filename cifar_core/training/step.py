@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from cifar_core import augment
+from cifar_core.config import PRECISIONS
 from cifar_core.insights import embedding
 from cifar_core.insights.inference import accuracy_and_loss, predict_probabilities
 from cifar_core.model import build_model
@@ -25,18 +26,33 @@ class TrainingStep:
         self.dataset = dataset
         keras.utils.set_random_seed(config.seed)  # the initial weights follow the seed
         self.precision = resolve_precision(config.precision)
-        # bfloat16 training (measured 1.5x the float32 step on a CPU with AVX512-BF16); the test-set
-        # answers come from a float32 twin, so they match what the pages compute from a checkpoint.
-        dtype = "mixed_bfloat16" if self.precision == "bfloat16" else "float32"
+        # bfloat16 training (measured 1.5x the float32 step on a CPU with AVX512-BF16), float16 on a GPU;
+        # the test-set answers come from a float32 twin, so they match what the pages compute from a checkpoint.
+        dtype = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}.get(self.precision, "float32")
         self.model = build_model(config.model, dtype=dtype)
-        self._float32_model = build_model(config.model) if self.precision == "bfloat16" else self.model
+        self._float32_model = build_model(config.model) if self.precision != "float32" else self.model
         self._with_fc2 = embedding.with_fc2(self._float32_model)  # same layers: [fc2, probabilities] in one pass
         self._test_pass = None  # (step, TestPass): the last full pass over the test set
-        self.optimizer = keras.optimizers.Adam(config.learning_rate)
+        self.optimizer = keras.optimizers.Adam(config.learning_rate)  # what checkpoints save, at any precision
         self.optimizer.build(self.model.trainable_variables)
+        # float16 gradients underflow without loss scaling (Keras requires it for mixed_float16). The scaler
+        # wraps Adam and is not saved: a checkpoint holds Adam alone, so a run trained on a GPU goes on on a
+        # CPU and back. On resume the scale starts again at 2**15 and halves within a few steps if too high.
+        self._loss_scaler = None
+        if self.precision == "float16":
+            self._loss_scaler = keras.optimizers.LossScaleOptimizer(self.optimizer)
+            self._loss_scaler.build(self.model.trainable_variables)
         self._loss = keras.losses.SparseCategoricalCrossentropy()
         self._step_fn = tf.function(self._train_step)  # XLA (jit_compile) measured slower on CPU here
         self._rng = np.random.default_rng(config.seed)
+        # On a GPU the training set stays there (uploaded once): only a batch's indices cross the bus each
+        # step. As float16, whose integers 0..255 are exact: TensorFlow's GPU gather has no uint8 kernel.
+        self._gpu_train_set = None
+        if tf.config.list_physical_devices("GPU"):
+            with tf.device("/GPU:0"):  # (50000, 32, 32, 3) float16: 307 MB; labels (50000,) int64
+                self._gpu_train_set = (tf.identity(dataset.train_images.astype(np.float16)),
+                                       tf.identity(dataset.train_labels))
+            self._gpu_step_fn = tf.function(self._train_step_on_gpu)
 
     @property
     def step(self):
@@ -56,17 +72,35 @@ class TrainingStep:
         self.optimizer.learning_rate.assign(c.learning_rate_at(self.step - start_step))
         index = self._rng.integers(0, len(self.dataset.train_labels), c.batch_size)
         seed = tf.constant([c.seed, self.step], tf.int32)
-        accuracy, loss = self._step_fn(self.dataset.train_images[index], self.dataset.train_labels[index], seed)
+        if self._gpu_train_set is not None:
+            accuracy, loss = self._gpu_step_fn(index, seed)
+        else:
+            accuracy, loss = self._step_fn(self.dataset.train_images[index], self.dataset.train_labels[index], seed)
         return float(accuracy), float(loss)
 
+    def _train_step_on_gpu(self, index, seed):
+        # index: (B,) int64 rows of the training set kept on the GPU
+        images, labels = self._gpu_train_set
+        return self._train_step(tf.gather(images, index), tf.gather(labels, index), seed)
+
     def _train_step(self, images, labels, seed):
-        # images: (B, 32, 32, 3) uint8; labels: (B,) int64
+        # images: (B, 32, 32, 3) uint8 (float16 on a GPU: the same values); labels: (B,) int64
         x = augment.distort(images, seed, self.config.distortions)  # (B, 24, 24, 3) float32
         with tf.GradientTape() as tape:
             probabilities = self.model(x, training=True)
             loss = self._loss(labels, probabilities)
-        gradients = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+            if self._loss_scaler is not None:
+                scaled_loss = self._loss_scaler.scale_loss(loss)
+        if self._loss_scaler is None:
+            gradients = tape.gradient(loss, self.model.trainable_variables)
+            self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        else:
+            step = tf.identity(self.optimizer.iterations)
+            gradients = tape.gradient(scaled_loss, self.model.trainable_variables)
+            # Unscaled, then applied by Adam; a batch whose float16 gradients overflowed is skipped (the scale
+            # halves), but still counts as a step, so that the step is the count of batches as on a CPU.
+            self._loss_scaler.apply_gradients(zip(gradients, self.model.trainable_variables))
+            self.optimizer.iterations.assign(step + 1)
         hits = tf.equal(tf.argmax(probabilities, axis=1), labels)
         return tf.reduce_mean(tf.cast(hits, tf.float32)), loss
 
@@ -94,10 +128,23 @@ class TrainingStep:
 
 
 def resolve_precision(setting):
-    """What a TrainConfig.precision setting means on this machine: "bfloat16" or "float32"."""
+    """What a TrainConfig.precision setting means on this machine: "float16", "bfloat16" or "float32"."""
+    return choose_precision(setting, len(tf.config.list_physical_devices("GPU")), cpu_computes_bfloat16())
+
+
+def choose_precision(setting, gpus, cpu_has_bf16):
+    """The maths a run computes in: "float16", "bfloat16" or "float32" (the weights always stay float32).
+
+    setting: a TrainConfig.precision; an explicit "float32" or "bfloat16" is kept. "auto" is float16 on a
+    GPU (`gpus`: how many TensorFlow sees; Keras' mixed_float16, the GPU's tensor cores), else bfloat16 on a
+    CPU that computes it natively (`cpu_has_bf16`: cpu_computes_bfloat16()), else float32."""
+    if setting not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {setting!r}")
     if setting != "auto":
         return setting
-    return "bfloat16" if cpu_computes_bfloat16() else "float32"
+    if gpus:
+        return "float16"
+    return "bfloat16" if cpu_has_bf16 else "float32"
 
 
 def cpu_computes_bfloat16():
