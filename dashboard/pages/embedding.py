@@ -8,7 +8,7 @@ import streamlit as st
 from cifar_core import checkpoints
 from cifar_core.insights import embedding, explanations, feature_maps
 from dashboard.figures import embedding as figures
-from dashboard.ui import loaders, navigation, timeline
+from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
 from dashboard.ui.words import describe_point, format_duration
 
@@ -111,7 +111,8 @@ def map_and_look_inside(dataset, probabilities, xy, checkpoint, projection):
     figure = figures.map_figure(xy, labels, predicted, probabilities.max(axis=1), names, colour, chosen)
     st.plotly_chart(figure, on_select="rerun", selection_mode="points", key="em_chart")
     st.caption(f"{PROJECTIONS[projection]} map of {len(labels):,} test images at {describe_point(checkpoint)}. "
-               "Hover over a dot for its class and the network's answer; click it to look inside.")
+               "Hover over a dot for its class and the network's answer; click it to look inside." + " "
+               + downloads.CHARTS_AS_PICTURES)
     if chosen is None:
         return
     heading = (f"Inside test image #{chosen} ({names[labels[chosen]]}) at {describe_point(checkpoint)}")

@@ -5,7 +5,7 @@ import streamlit as st
 from cifar_core import uploads
 from dashboard.figures.images import pixels_html
 from dashboard.figures.probabilities import NONE_OF_THESE
-from dashboard.ui import loaders, navigation, timeline
+from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
 
 SOURCES = ("Gallery", "Test image number", "Class", "Your own photo")
@@ -96,3 +96,4 @@ checkpoint = timeline.require_point("fm")
 image, true_class, true_tag, description = image_controls(dataset)
 st.subheader(f"What the network sees in {description}")
 look_inside(checkpoint, image, dataset.class_names, true_class, key="fm", true_tag=true_tag)
+st.caption(downloads.CHARTS_AS_PICTURES)

@@ -6,7 +6,7 @@ from cifar_core import architecture
 from cifar_core.insights import filter_patterns, filters
 from dashboard.figures import filter_patterns as draw
 from dashboard.figures.filters import colour_patches_figure, filter_grid_figure
-from dashboard.ui import loaders, navigation, state, timeline
+from dashboard.ui import downloads, loaders, navigation, state, timeline
 
 PATCHES, CHANNEL = "patches", "channel"  # conv1's two views
 VIEW_LABELS = {PATCHES: "Colour patches", CHANNEL: "One channel at a time"}
@@ -153,3 +153,4 @@ if view == PATCHES:
 else:
     draw_filters(filters.filter_weights(model, layer.name, channel), layer, layer.input_channels[channel])
 what_one_filter_looks_for(checkpoint, layer)
+st.caption(downloads.CHARTS_AS_PICTURES)
