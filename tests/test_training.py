@@ -77,6 +77,22 @@ def test_stop_ends_within_a_batch_with_a_checkpoint_and_a_restart_continues_to_t
     assert status.message.startswith(f"Resumed from step {stopped.step}")
 
 
+def test_a_stop_before_the_first_step_keeps_the_run_to_go_on_with(job):
+    long_run = tiny(steps=100_000, checkpoint_every=100_000)
+    job.start(long_run)
+    job.stop()  # while TensorFlow still loads: not one step trained
+    assert job.wait(60)
+    stopped = job.status()
+    assert stopped.state == "stopped" and stopped.step == 0
+    assert checkpoints.latest_checkpoint(job.checkpoint_dir).step == 0  # "checkpoint saved" is true
+    job.start(long_run)
+    while job.status().step < 2:
+        assert job.status().state == "running", job.status().message
+        job.wait(0.05)
+    assert job.status().target_step == 100_000  # the same run, not a new one beside a set-aside one
+    assert not [p for p in job.checkpoint_dir.iterdir() if p.name.startswith("previous-")]
+
+
 def test_pause_holds_the_step_and_resume_goes_on(job):
     job.start(tiny(steps=100_000, checkpoint_every=100_000))
     while job.status().step < 3:

@@ -253,7 +253,8 @@ class TrainingJob:
             clock = time.perf_counter()  # evaluation and saving are not training time
 
         stopped = self._stop.is_set()
-        if training.step != saved_step:
+        never_saved = latest is None and saved_step == start  # stopped before its first step: keep the run
+        if training.step != saved_step or never_saved:         # (its target and settings) for `train`
             self._save(training, history, plan, checkpoint=True, snapshot=False)
         final = "stopped" if stopped else "finished"
         self._publish(state=final, step=training.step, eta_seconds=None,
