@@ -279,7 +279,8 @@ def test_start_fresh_asks_first_and_sets_old_checkpoints_aside(job, folders):
     at.button(key="train_fresh_yes").click().run()
     at.button(key="train_stop").click().run()  # stop at once: only the setting aside matters here
     assert job.wait(timeout=120)
-    assert checkpoints.list_checkpoints(folders) == []
+    # the new run, stopped before its first step, is kept to go on with; the old one is set aside whole
+    assert [c.step for c in checkpoints.list_checkpoints(folders)] == [0]
     (aside,) = folders.glob("previous-*")
     assert sorted(p.name for p in aside.iterdir()) == ["ckpt-00000015", "ckpt-00000030", "snapshots"]
 
