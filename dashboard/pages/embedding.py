@@ -108,16 +108,18 @@ def map_and_look_inside(dataset, probabilities, xy, checkpoint, projection):
     chosen = st.session_state.get("em_chosen")
     chosen = chosen if chosen is not None and chosen < len(labels) else None
     predicted = probabilities.argmax(axis=1)
+    on_the_map, below_it = st.container(), st.container()
+    if chosen is not None:  # drawn first, below the map: a click's answer shows before the 10,000 dots (with
+        heading = f"Inside test image #{chosen} ({names[labels[chosen]]}) at {describe_point(checkpoint)}"
+        with below_it:      # the chosen one ringed) are sent and redrawn again (~1 s on 2 cores)
+            look_inside(checkpoint, dataset.test_images[chosen], names, int(labels[chosen]), key="em_view",
+                        heading=heading, scroll=st.session_state.pop("em_scroll", False))
     figure = figures.map_figure(xy, labels, predicted, probabilities.max(axis=1), names, colour, chosen)
-    st.plotly_chart(figure, on_select="rerun", selection_mode="points", key="em_chart")
-    st.caption(f"{PROJECTIONS[projection]} map of {len(labels):,} test images at {describe_point(checkpoint)}. "
-               "Hover over a dot for its class and the network's answer; click it to look inside." + " "
-               + downloads.CHARTS_AS_PICTURES)
-    if chosen is None:
-        return
-    heading = (f"Inside test image #{chosen} ({names[labels[chosen]]}) at {describe_point(checkpoint)}")
-    look_inside(checkpoint, dataset.test_images[chosen], names, int(labels[chosen]), key="em_view",
-                heading=heading, scroll=st.session_state.pop("em_scroll", False))
+    with on_the_map:
+        st.plotly_chart(figure, on_select="rerun", selection_mode="points", key="em_chart")
+        st.caption(f"{PROJECTIONS[projection]} map of {len(labels):,} test images at {describe_point(checkpoint)}. "
+                   "Hover over a dot for its class and the network's answer; click it to look inside. "
+                   + downloads.CHARTS_AS_PICTURES)
 
 
 navigation.page_header(
