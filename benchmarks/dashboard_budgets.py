@@ -12,13 +12,17 @@ is shared: compare only numbers from one run.
 
 Two phases of --repeats servers each: *idle* (nothing trains) and *training* (a run
 started on the Train page with the default preset's settings, 36,000 iterations,
-going all through the phase). Per server:
+going all through the phase: the Iterations field is set to 36,000 before Start, since the form starts
+at the checkpoint's own run's settings). Per server:
 
   tab A opens Home and then the Train page (which imports TensorFlow and loads the
   dataset, as a learner's first visit would); in the training phase it presses
   Start there and stays on the page (its fragment redraws every second: the
   teacher's projector). Tab B, a second browser context, makes the measurements.
-  In the last training server, both tabs then close and the throughput is measured.
+  In the last training server, both tabs then close and the throughput is measured; then (unless
+  --no-explain) a new tab A on the Train page and a new tab B make the Map measurements, which come last in
+  every server: the Map's first visit starts a t-SNE in the background (a niced child process, a minute of
+  both cores or more), which must not share a throughput window nor any other measurement.
 
 What each number is (wall clock in this script, from just before the action to the
 moment the expected element is in the page; waits poll on every animation frame):
@@ -39,6 +43,30 @@ moment the expected element is in the page; waits poll on every animation frame)
                    back to the end) -> the page's charts redrawn with that snapshot's data.
   play             on Filters, Play from step 0: snapshots shown per second, from the first
                    change of the slider to the last (the run's end, where Play stops).
+  explain          on Feature maps, "Test image number", with "Why this answer?" on Grad-CAM: Enter in
+                   the field (a new number) -> the heading names the new image and the Grad-CAM overlay (the
+                   st.html <img> captioned "Grad-CAM for <class>, over the picture") is drawn by this run
+                   with a src (a data: PNG) other than the previous image's, and decoded. Then, for that
+                   image, a click on Saliency (SmoothGrad), Integrated gradients, Occlusion in turn -> that
+                   method's overlay drawn by this run and decoded (the page reruns whole; only the chosen
+                   map is computed). Back to Grad-CAM before the next image, untimed; each action once the
+                   run before it is over. --explain-images images per server.
+  mistakes new     click on "Mistakes" in the sidebar, the page's first visit in this server -> the first
+                   tile of both galleries shown on this dataset, Worst mistakes and Suspect labels (its image
+                   decoded, in the column of its "Look inside" button). The published label errors are drawn
+                   only for the official release (not for a re-encoded copy, which says so instead). The
+                   network's answers for that checkpoint may be cached by the Confusion matrix visits before.
+  map first draw   click on "Map" in the sidebar (the page "Map of what it learned"), its first visit in this
+                   server -> the scattergl chart drawn by this run holds one point per test image
+                   (`_fullData[0].x.length`, 10,000 on the full dataset): fc2 and its PCA for the checkpoint
+                   shown (the newest, or the timeline's step), and the figure sent and drawn.
+  map click        hover over a dot (its hover label shown), then click -> the look-inside heading "Inside
+                   test image #<i> (...)" and the verdict "The network says ..." drawn by this run and
+                   rendered. The dots: the --dots ones farthest from any other on screen (so the click hits
+                   that one), away from the modebar. Before each, the page's run before it is over (the
+                   first: the page's warm-up of the network; the others: the previous view, its Grad-CAM
+                   drawn) and the chart is scrolled back into sight. The heading comes after the map in the
+                   page's fragment: the click's time includes the map's figure made and sent again.
   throughput       training images/second (iterations x batch size) between two changes
                    of the step counter about --window-seconds apart, read on Home by a
                    probe tab (reloaded every 0.5 s near both ends; each end timed to the
@@ -70,6 +98,9 @@ import psutil
 from playwright.sync_api import sync_playwright
 
 from cifar_core import checkpoints  # no TensorFlow
+from cifar_core.config import PRESETS
+from cifar_core.insights.explanations import METHODS  # no TensorFlow
+from dashboard.figures.explanations import LABELS  # the methods as the segmented control names them
 from dashboard.harness import StreamlitServer, launch_chromium
 from dashboard.ui import words
 
@@ -86,6 +117,9 @@ BUDGETS = {  # name: (budget, unit); lower is better for all
     "cell_click": (0.5, "s"), "feature_maps": (0.5, "s"), "throughput_drop": (15.0, "%"),
     "peak_rss": (1.5, "GB"), "timeline_filters": (0.5, "s"), "timeline_feature_maps": (0.5, "s"),
     "timeline_confusion": (0.5, "s"), "play_interval": (1.0, "s"),
+    "explain_gradcam": (0.5, "s"), "explain_smoothgrad": (0.5, "s"), "explain_occlusion": (1.0, "s"),
+    "explain_integrated_gradients": (1.0, "s"), "mistakes_new": (1.0, "s"), "map_first_draw": (2.0, "s"),
+    "map_click": (0.5, "s"),
 }
 TIMELINE_PAGES = {"filters": "Filters", "feature_maps": "Feature maps", "confusion": "Confusion matrix"}
 WIDGET_PREFIX = {"filters": "filters", "feature_maps": "fm", "confusion": "cm"}
@@ -123,8 +157,15 @@ def timed(action, wait):
 
 
 def fresh(key):
-    """CSS for the element drawn with `key` by the latest run (a rerun keeps stale copies a while)."""
-    return f'.st-key-{key}:not([data-stale="true"])'
+    """CSS for the element drawn with `key` by the latest run: a rerun keeps stale copies a while, and
+    Streamlit 1.67 keeps the previous one hidden beside the new one (data-retained; not stale while another
+    fragment reruns). DRAWN is the same test for the scripts below."""
+    return f'.st-key-{key}:not([data-stale="true"]):not([data-retained="true"])'
+
+
+DRAWN = """(e => !e.closest('[data-stale="true"], [data-retained="true"]'))"""  # JS: drawn by the latest run
+# JS: this tab's script run is over (Streamlit's status widget shows once a run takes 0.5 s, goes with it).
+IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')"""
 
 
 def sidebar(page, label):
@@ -148,7 +189,7 @@ def confusion_visit(page):
 
 
 GALLERY_DONE = """([sentence, n]) => {
-  const drawn = e => !e.closest('[data-stale="true"]');  // by this run, not left over from the last one
+  const drawn = """ + DRAWN + """;  // by this run, not left over from the last one
   const said = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
     .some(e => drawn(e) && e.innerText.includes(sentence));
   const captions = [...document.querySelectorAll('figure.pixels figcaption')]
@@ -180,9 +221,9 @@ def cell_clicks(page, count):
 
 
 MAPS_DONE = """([index, before]) => {
-  const heading = [...document.querySelectorAll('h3')].some(h => !h.closest('[data-stale="true"]')
+  const heading = [...document.querySelectorAll('h3')].some(h => """ + DRAWN + """(h)
     && h.innerText.trim() === `What the network sees in test image ${index}`);
-  const plot = document.querySelector('.st-key-fm_conv2:not([data-stale="true"]) .js-plotly-plot');
+  const plot = document.querySelector('""" + fresh("fm_conv2") + """ .js-plotly-plot');
   return heading && plot && plot.querySelector('.heatmaplayer image')
     && JSON.stringify(plot.data[0].z) !== before;
 }"""
@@ -204,7 +245,7 @@ def feature_map_changes(page, indices):
 
 
 CHARTS_NOW = """() => JSON.stringify([...document.querySelectorAll('.stPlotlyChart .js-plotly-plot')]
-  .filter(p => !p.closest('[data-stale="true"]')).map(p => (p.data || []).map(t => t.z || t.source || t.y || null)))"""
+  .filter(""" + DRAWN + """).map(p => (p.data || []).map(t => t.z || t.source || t.y || null)))"""
 CHARTS_CHANGED = """([before, slider, label]) => {
   const thumb = document.querySelector(slider);
   if (!thumb || thumb.getAttribute('aria-valuetext') !== label) return false;
@@ -265,6 +306,128 @@ def play_intervals(page):
     return [b - a for a, b in zip(changes[1:], changes[2:])]  # the first change is Play's jump to step 0
 
 
+EXPLAINED = """([label, before, heading]) => {
+  const drawn = """ + DRAWN + """;
+  const headed = [...document.querySelectorAll('h3')].some(h => drawn(h) && h.innerText.trim() === heading);
+  if (heading !== null && !headed) return false;
+  const img = [...document.querySelectorAll('[data-testid="stHtml"] img')]
+    .find(i => drawn(i) && i.alt.startsWith(label + ' for '));  // "Grad-CAM for cat, over the picture"
+  return !!img && img.src !== before && img.complete && img.naturalWidth > 0;
+}"""
+EXPLANATION_NOW = """() => {  // the src of the overlay shown now, whichever the method
+  const img = [...document.querySelectorAll('[data-testid="stHtml"] img')]
+    .find(i => """ + DRAWN + """(i) && / for .*, over the picture$/.test(i.alt));
+  return img ? img.src : ''; }"""
+
+
+def method_button(page, prefix, method):
+    return page.locator(fresh(f"{prefix}_explain")).get_by_role("radio", name=LABELS[method], exact=True)
+
+
+def explanation_changes(page, indices):
+    """{method: seconds} on Feature maps: from Enter in "Test image number" (each of `indices`, new) to its
+    Grad-CAM drawn; then, for that image, from a click on each other method to its map drawn."""
+    sidebar(page, "Feature maps").click()
+    page.locator(fresh("fm_source")).get_by_text("Test image number", exact=True).click(timeout=TIMEOUT)
+    field = page.locator(f"{fresh('fm_index')} input")
+    shown = field.input_value(timeout=TIMEOUT)
+    samples = {method: [] for method in METHODS}
+    for index in indices:
+        grad_cam = method_button(page, "fm", "gradcam")
+        if grad_cam.get_attribute("aria-checked", timeout=TIMEOUT) != "true":
+            grad_cam.click()
+        wait_fn(page, EXPLAINED, [LABELS["gradcam"], "", f"What the network sees in test image {shown}"])
+        wait_fn(page, IDLE)
+        before = page.evaluate(EXPLANATION_NOW)
+        field.fill(str(index))
+        samples["gradcam"].append(timed(lambda: field.press("Enter"), lambda: wait_fn(
+            page, EXPLAINED, [LABELS["gradcam"], before, f"What the network sees in test image {index}"])))
+        shown = index
+        for method in [m for m in METHODS if m != "gradcam"]:
+            wait_fn(page, IDLE)
+            before = page.evaluate(EXPLANATION_NOW)
+            button = method_button(page, "fm", method)
+            button.scroll_into_view_if_needed(timeout=TIMEOUT)
+            samples[method].append(timed(button.click, lambda: wait_fn(
+                page, EXPLAINED, [LABELS[method], before, None])))
+    return samples
+
+
+MISTAKES_DRAWN = """(sections) => sections.every(section => {
+  const button = [...document.querySelectorAll(`[class*="st-key-mi_pick_${section}_"]`)]
+    .find(""" + DRAWN + """);  // the gallery's first "Look inside", drawn by this run
+  const img = button && button.closest('[data-testid="stColumn"]').querySelector('img');
+  return !!img && """ + DRAWN + """(img) && img.complete && img.naturalWidth > 0;
+})"""
+
+
+def mistakes_visit(page):
+    """Seconds from the sidebar click to the first tile of Worst mistakes and of Suspect labels drawn."""
+    wait_fn(page, IDLE)  # the page before is done
+    return timed(lambda: sidebar(page, "Mistakes").click(),
+                 lambda: wait_fn(page, MISTAKES_DRAWN, ["worst", "suspect"]))
+
+
+MAP_PLOT = """document.querySelector('""" + fresh("em_chart") + """ .js-plotly-plot')"""
+MAP_DRAWN = """(n) => { const p = """ + MAP_PLOT + """;
+  return !!(p && p._fullData && p._fullData.length && p._fullData[0].x && p._fullData[0].x.length === n); }"""
+# The test indices (customdata) of the `k` dots farthest from any other on screen, none under the modebar
+# (the top 40 px of the plot area): a click there hits that dot and no neighbour.
+LONELY_DOTS = """(k) => {
+  const plot = """ + MAP_PLOT + """, dots = plot._fullData[0], layout = plot._fullLayout;
+  const px = Array.from(dots.x, x => layout.xaxis.d2p(x)), py = Array.from(dots.y, y => layout.yaxis.d2p(y));
+  const room = px.map((x, i) => {
+    let nearest = Infinity;
+    for (let j = 0; j < px.length; j++)
+      if (j !== i) nearest = Math.min(nearest, (x - px[j]) ** 2 + (py[i] - py[j]) ** 2);
+    return py[i] < 40 ? -1 : nearest; });
+  return [...room.keys()].sort((a, b) => room[b] - room[a]).slice(0, k).map(i => dots.customdata[i]);
+}"""
+DOT_AT = """(index) => {  // the page position of the dot of test image `index` (customdata is the index)
+  const plot = """ + MAP_PLOT + """, dots = plot._fullData[0], layout = plot._fullLayout;
+  const box = plot.getBoundingClientRect(), i = dots.customdata.indexOf(index);
+  return {x: box.left + layout.xaxis._offset + layout.xaxis.d2p(dots.x[i]),
+          y: box.top + layout.yaxis._offset + layout.yaxis.d2p(dots.y[i])};
+}"""
+LOOKED_INSIDE = """(index) => {
+  const drawn = e => """ + DRAWN + """(e) && e.checkVisibility();
+  return [...document.querySelectorAll('h3')]
+      .some(h => drawn(h) && h.innerText.startsWith(`Inside test image #${index} (`))
+    && [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+      .some(e => drawn(e) && e.innerText.startsWith('The network says '));
+}"""
+VIEW_DONE = """(index) => (""" + LOOKED_INSIDE + """)(index) && (""" + IDLE + """)()
+  && [...document.querySelectorAll('[data-testid="stHtml"] img')].some(i => i.alt.startsWith('Grad-CAM for ')
+     && i.complete && i.naturalWidth > 0)"""
+
+
+def map_visit(page, count):
+    """Seconds from the sidebar click to the Map's chart holding its `count` points."""
+    wait_fn(page, IDLE)  # the page before is done
+    return timed(lambda: sidebar(page, "Map").click(), lambda: wait_fn(page, MAP_DRAWN, count))
+
+
+def map_clicks(page, dots):
+    """Seconds from a click on a dot to its look-inside heading and verdict, for `dots` lonely dots, each
+    once the page's run before it is over."""
+    chart = page.locator(fresh("em_chart"))
+    chart.scroll_into_view_if_needed(timeout=TIMEOUT)
+    samples = []
+    wait_fn(page, IDLE)  # the page's run is over, its warm-up of the network included
+    for index in page.evaluate(LONELY_DOTS, dots):
+        # The previous click's view brings itself into sight for a while: a wheel event stops that, as a
+        # learner's scrolling does (dashboard/ui/look_inside.py), then the chart comes back into sight.
+        page.evaluate("() => dispatchEvent(new WheelEvent('wheel'))")
+        chart.scroll_into_view_if_needed(timeout=TIMEOUT)
+        dot = page.evaluate(DOT_AT, index)
+        page.mouse.move(dot["x"], dot["y"])  # plotly clicks the hovered point
+        page.get_by_text(re.compile(rf"^#{index} · ")).wait_for(timeout=TIMEOUT)
+        samples.append(timed(lambda: page.mouse.click(dot["x"], dot["y"]),
+                             lambda: wait_fn(page, LOOKED_INSIDE, index)))
+        wait_fn(page, VIEW_DONE, index)  # the rest of the view (maps, Grad-CAM) before the next click
+    return samples
+
+
 def new_tab(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(TIMEOUT)
@@ -272,8 +435,16 @@ def new_tab(browser):
 
 
 def start_training(page):
-    """On the Train page with the default preset's settings: Start; returns the run's batch size."""
+    """On the Train page with the default preset's settings, 36,000 iterations (the form starts at the
+    checkpoint's run's, e.g. 200 steps, which would end within a minute): Start; returns the batch size."""
     sidebar(page, "Train").click()
+    steps = str(PRESETS["default"].steps)
+    field = page.locator(f"{fresh('train_steps')} input")
+    field.fill(steps)
+    field.press("Enter")
+    wait_fn(page, """([selector, steps]) => { const field = document.querySelector(selector);
+      return field && field.value === steps && !document.querySelector('[data-stale="true"]'); }""",
+            [f"{fresh('train_steps')} input", steps])
     page.locator(fresh("train_start")).get_by_role("button").click(timeout=TIMEOUT)
     caption = page.get_by_text(re.compile(r"^This run: default preset, [\d,]+ steps of \d+ images"))
     caption.wait_for(timeout=TIMEOUT)
@@ -292,12 +463,17 @@ class StepProbe:
         self.url = url
 
     def read(self):
-        """(step shown, time): the time is the middle of the page load that showed it."""
+        """(step shown, time): the time is the middle of the page load that showed it. RuntimeError when the
+        run is no longer running (finished, paused, stopped or failed: its line says so)."""
         started = time.perf_counter()
         self.page.goto(self.url)
-        line = self.page.get_by_text(re.compile(r"^running: step [\d,]+ of"))
+        line = self.page.get_by_text(re.compile(r"^[a-z]+: step [\d,]+ of [\d,]+$"))  # words.describe_run
         line.wait_for(timeout=TIMEOUT)
-        return int(line.inner_text().split()[2].replace(",", "")), (started + time.perf_counter()) / 2
+        text = line.inner_text().strip()
+        state, step = re.match(r"^([a-z]+): step ([\d,]+) of", text).groups()
+        if state != "running":
+            raise RuntimeError(f"the training run is not running: Home says {text!r}")
+        return int(step.replace(",", "")), (started + time.perf_counter()) / 2
 
     def next_change(self, period=0.5):
         """(new step, time) of the counter's next change, timed to the middle between the read before it and
@@ -410,8 +586,10 @@ def one_server(browser, data_dir, checkpoint, training, measure_throughput, args
             tab_a.goto(server.url, wait_until="commit")
             tab_a.get_by_role("heading", name=TITLE).wait_for(timeout=TIMEOUT)
             samples["first_paint"].append(time.perf_counter() - healthy)
-            tab_a.get_by_text("CIFAR-10 is here").wait_for(timeout=TIMEOUT)
+            status = tab_a.get_by_text("CIFAR-10 is here")
+            status.wait_for(timeout=TIMEOUT)
             samples["dataset_status"].append(time.perf_counter() - healthy)
+            test_images = int(re.search(r"and ([\d,]+) test images", status.inner_text())[1].replace(",", ""))
             if training:
                 batch = start_training(tab_a)
             elif args.train_tab:
@@ -434,10 +612,11 @@ def one_server(browser, data_dir, checkpoint, training, measure_throughput, args
                 for view in TIMELINE_PAGES:
                     samples[f"{key}timeline_{view}"] += timeline_moves(tab_b, view)
                 samples[key + "play_interval"] += play_intervals(tab_b)
-            new = {name.split(":")[-1]: values[already[name]:] for name, values in samples.items()
-                   if len(values) > already[name]}  # "idle:x" and "training:x" both print as "x"
-            print("    " + ", ".join(f"{name} {', '.join(f'{v:.2f}' for v in values)} s"
-                                    for name, values in new.items()), flush=True)
+            if args.explain:
+                indices = [1000 * (i + 1) + 507 for i in range(args.explain_images)]  # not those above
+                for method, values in explanation_changes(tab_b, indices).items():
+                    samples[f"{key}explain_{method}"] += values
+                samples[key + "mistakes_new"].append(mistakes_visit(tab_b))
             if measure_throughput:
                 for context, _ in tabs:
                     context.close()
@@ -445,6 +624,20 @@ def one_server(browser, data_dir, checkpoint, training, measure_throughput, args
                 for what, values in throughput(browser, server, batch, args.window_seconds,
                                                args.throughput_rounds).items():
                     samples[f"throughput_{what}"] += values
+                if args.explain:  # the Map's tabs as before: the teacher's on Train, the measuring one
+                    tabs = [new_tab(browser), new_tab(browser)]
+                    (_, tab_a), (_, tab_b) = tabs
+                    tab_a.goto(f"{server.url}/Train")
+                    tab_a.get_by_text(re.compile(r"^step [\d,]+ of ")).first.wait_for(timeout=TIMEOUT)
+                    tab_b.goto(server.url)
+                    tab_b.get_by_role("heading", name=TITLE).wait_for(timeout=TIMEOUT)
+            if args.explain:  # last: the Map's first visit starts a t-SNE in the background
+                samples[key + "map_first_draw"].append(map_visit(tab_b, test_images))
+                samples[key + "map_click"] += map_clicks(tab_b, args.dots)
+            new = {name.split(":")[-1]: values[already[name]:] for name, values in samples.items()
+                   if len(values) > already[name] and not name.startswith("throughput")}  # "idle:x": "x"
+            print("    " + ", ".join(f"{name} {', '.join(f'{v:.2f}' for v in values)} s"
+                                    for name, values in new.items()), flush=True)
         except Exception:
             for number, (_, page) in enumerate(tabs):
                 shot = RESULTS / f"failure-tab{number}.png"
@@ -482,7 +675,14 @@ def summary(samples, rss_peaks):
                            ("timeline_filters", "Timeline step -> Filters"),
                            ("timeline_feature_maps", "Timeline step -> Feature maps"),
                            ("timeline_confusion", "Timeline step -> Confusion matrix"),
-                           ("play_interval", "Play: seconds per snapshot")):
+                           ("play_interval", "Play: seconds per snapshot"),
+                           ("explain_gradcam", "Grad-CAM of another image"),
+                           ("explain_smoothgrad", f"Method -> {LABELS['smoothgrad']} (SmoothGrad)"),
+                           ("explain_integrated_gradients", f"Method -> {LABELS['integrated_gradients']}"),
+                           ("explain_occlusion", f"Method -> {LABELS['occlusion']}"),
+                           ("mistakes_new", "Suspects and worst mistakes, new checkpoint"),
+                           ("map_first_draw", "Map first draw (PCA), new checkpoint"),
+                           ("map_click", "Map dot click -> look-inside")):
             values = samples.get(f"{phase}:{key}", [])
             rows.append((f"{label} ({words})", median(values), key, "s", len(values)))
     zero, three = samples.get("throughput_0", []), samples.get("throughput_3", [])
@@ -500,17 +700,17 @@ def summary(samples, rss_peaks):
 
 
 def print_table(rows):
-    print(f"\n{'measure':<50} {'median':>12} {'budget':>11}  result  n")
-    print("-" * 86)
+    print(f"\n{'measure':<60} {'median':>12} {'budget':>11}  result  n")
+    print("-" * 96)
     for label, value, key, unit, n in rows:
         shown = ("–" if value is None else f"{value:,.0f} {unit}" if unit == "img/s" else
                  f"{value:.2f} {unit}")
         if key is None:
-            print(f"{label:<50} {shown:>12} {'':>11}  {'':<6}  {n}")
+            print(f"{label:<60} {shown:>12} {'':>11}  {'':<6}  {n}")
             continue
         budget, _ = BUDGETS[key]
         verdict = "–" if value is None else "PASS" if value <= budget else "FAIL"
-        print(f"{label:<50} {shown:>12} {'<= ' + f'{budget:g} {unit}':>11}  {verdict:<6}  {n}")
+        print(f"{label:<60} {shown:>12} {'<= ' + f'{budget:g} {unit}':>11}  {verdict:<6}  {n}")
     print("(medians; RSS lines are the highest peak over the servers; GB = 10^9 bytes)")
 
 
@@ -542,13 +742,19 @@ def main():
     parser.add_argument("--no-throughput", dest="throughput", action="store_false")
     parser.add_argument("--no-timeline", dest="timeline", action="store_false",
                         help="skip the timeline and Play measurements (pages without a timeline)")
+    parser.add_argument("--explain-images", type=int, default=3,
+                        help="Feature maps images per server (Grad-CAM, then each other method)")
+    parser.add_argument("--dots", type=int, default=3, help="Map dots clicked per server")
+    parser.add_argument("--no-explain", dest="explain", action="store_false",
+                        help="skip the explanation, Mistakes and Map measurements (pages without them)")
     parser.add_argument("--phases", choices=("both", "idle", "training"), default="both",
                         help="measure only one phase (for a quick check of one change)")
     parser.add_argument("--checkpoint-dir", help="use its latest checkpoint instead of training one")
     parser.add_argument("--data-dir", default=str(ROOT / "data" / "CIFAR-10"))
     parser.add_argument("--app-root", type=Path, default=ROOT,
                         help="serve the dashboard of another checkout (e.g. `git worktree add /tmp/base <commit>`) "
-                             "to compare before and after; with --no-timeline for one without the timeline")
+                             "to compare before and after; with --no-timeline for one without the timeline, "
+                             "--no-explain for one without the explanations, Mistakes and Map pages")
     parser.add_argument("--no-train-tab", dest="train_tab", action="store_false",
                         help="idle phase: tab A stays on Home instead of the Train page (no idle polling)")
     args = parser.parse_args()
@@ -563,7 +769,8 @@ def main():
                                    "throughput_cpu")}
     for phase in ("idle", "training"):
         for key in ("confusion_new", "confusion_cached", "cell_click", "feature_maps", *[
-                f"timeline_{view}" for view in TIMELINE_PAGES], "play_interval"):
+                f"timeline_{view}" for view in TIMELINE_PAGES], "play_interval",
+                *[f"explain_{method}" for method in METHODS], "mistakes_new", "map_first_draw", "map_click"):
             samples[f"{phase}:{key}"] = []
     rss_peaks = []
     with tempfile.TemporaryDirectory(prefix="dashboard-budgets-") as scratch:
