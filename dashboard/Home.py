@@ -7,6 +7,7 @@ timeline's neighbouring networks in the background. No TensorFlow here: Home's f
 is instant.
 """
 import os
+from contextlib import nullcontext
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any page imports TensorFlow
 
@@ -23,6 +24,8 @@ keep_streamlit_offline()
 st.set_page_config(page_title="CIFAR-10 CNN", layout="wide")
 page = navigation.navigation()
 roles.draw_sidebar()
-with foreground.drawing():  # a training run in this server waits between two steps meanwhile
+# A page being drawn goes before the training run's next step; the Train page (where the run is watched, and
+# which redraws itself as it goes) does not.
+with foreground.drawing() if page.url_path != navigation.entry(navigation.TRAIN).url else nullcontext():
     page.run()
 timeline.load_neighbours()  # after the page is drawn, so that its own run never waits for it
