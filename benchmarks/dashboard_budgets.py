@@ -667,7 +667,7 @@ def summary(samples, rss_peaks):
              len(samples["first_paint"])),
             ("  Home's dataset status (info)", median(samples["dataset_status"]), None, "s",
              len(samples["dataset_status"]))]
-    for phase, words in (("idle", "idle"), ("training", "while training")):
+    for phase, said in (("idle", "idle"), ("training", "while training")):
         for key, label in (("confusion_new", "Confusion matrix, new checkpoint"),
                            ("confusion_cached", "Confusion matrix, cached"),
                            ("cell_click", "Cell click -> its gallery"),
@@ -684,7 +684,7 @@ def summary(samples, rss_peaks):
                            ("map_first_draw", "Map first draw (PCA), new checkpoint"),
                            ("map_click", "Map dot click -> look-inside")):
             values = samples.get(f"{phase}:{key}", [])
-            rows.append((f"{label} ({words})", median(values), key, "s", len(values)))
+            rows.append((f"{label} ({said})", median(values), key, "s", len(values)))
     zero, three = samples.get("throughput_0", []), samples.get("throughput_3", [])
     if zero and three:
         rows.append(("Training images/s, no Train tab (info)", median(zero), None, "img/s", len(zero)))
