@@ -61,6 +61,8 @@ class TrainConfig:
     learning_rate: float = 2e-3      # Adam's (peak) learning rate
     schedule: str = "onecycle"       # "constant" (the notebook) or "onecycle": warm-up, then cosine to 0 at the run's end
     warmup_steps: int = 300          # steps of linear warm-up for "onecycle"
+    label_smoothing: float = 0.0     # the loss aims at 1 - this for the true class (the rest shared out):
+                                     # the network is not pushed to ever more confident answers
     model: ModelConfig = field(default_factory=ModelConfig)
     precision: str = "auto"          # "float32", "bfloat16" (bfloat16 maths, float32 weights) or "auto":
                                      # bfloat16 where the CPU computes it natively (AVX512-BF16, AMX)
@@ -106,6 +108,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'constant' or 'onecycle'; got {self.schedule!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ValueError(f"label_smoothing must be at least 0 and below 0.5; got {self.label_smoothing!r}")
         if not 1 <= self.keep_checkpoints <= 100 or self.eval_images < 1 or self.warmup_steps < 0:
             raise ValueError("keep_checkpoints must be between 1 and 100, eval_images at least 1 and "
                              "warmup_steps at least 0")

@@ -42,6 +42,9 @@ class TrainingStep:
         if self.precision == "float16":
             self._loss_scaler = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self._loss_scaler.build(self.model.trainable_variables)
+        # What the optimizer minimises (with label smoothing, if any); the loss reported (and charted beside the
+        # test loss) is the plain cross-entropy either way, so charts of runs with and without it compare.
+        self._training_loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
         self._loss = keras.losses.SparseCategoricalCrossentropy()
         self._step_fn = tf.function(self._train_step)  # XLA (jit_compile) measured slower on CPU here
         self._rng = np.random.default_rng(config.seed)
@@ -89,10 +92,14 @@ class TrainingStep:
         with tf.GradientTape() as tape:
             probabilities = self.model(x, training=True)
             loss = self._loss(labels, probabilities)
+            if self.config.label_smoothing:
+                minimised = self._training_loss(tf.one_hot(labels, probabilities.shape[-1]), probabilities)
+            else:
+                minimised = loss
             if self._loss_scaler is not None:
-                scaled_loss = self._loss_scaler.scale_loss(loss)
+                scaled_loss = self._loss_scaler.scale_loss(minimised)
         if self._loss_scaler is None:
-            gradients = tape.gradient(loss, self.model.trainable_variables)
+            gradients = tape.gradient(minimised, self.model.trainable_variables)
             self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
         else:
             step = tf.identity(self.optimizer.iterations)
