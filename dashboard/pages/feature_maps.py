@@ -91,9 +91,22 @@ navigation.page_header(
     "Feed one image through the trained network and look at every channel it computes: conv1's maps "
     "respond to colours and edges, conv2's to combinations of them. At the end, the ten class "
     "probabilities show what the network concluded.")
+
+
+@st.fragment
+def timeline_and_view(timeline_slot, dataset, image, true_class, true_tag, description):
+    """The timeline (drawn in `timeline_slot`, above the image controls) and the view of the image at its step:
+    a move of the slider reruns only these, not the image gallery and controls between them."""
+    with timeline_slot:
+        checkpoint = timeline.require_point("fm")
+    st.subheader(f"What the network sees in {description}")
+    look_inside(checkpoint, image, dataset.class_names, true_class, key="fm", true_tag=true_tag)
+    st.caption(downloads.CHARTS_AS_PICTURES)
+    timeline.load_neighbours()  # a fragment's own rerun ends here, not in Home.py
+
+
 dataset = loaders.require_dataset()
-checkpoint = timeline.require_point("fm")
+timeline.require_trained()  # before the image controls: with nothing trained there is nothing to look through
+timeline_slot = st.container()
 image, true_class, true_tag, description = image_controls(dataset)
-st.subheader(f"What the network sees in {description}")
-look_inside(checkpoint, image, dataset.class_names, true_class, key="fm", true_tag=true_tag)
-st.caption(downloads.CHARTS_AS_PICTURES)
+timeline_and_view(timeline_slot, dataset, image, true_class, true_tag, description)

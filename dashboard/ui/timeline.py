@@ -39,11 +39,7 @@ def require_point(key):
     """Draws the run picker (when runs are set aside), the timeline slider and Play; returns the chosen
     Checkpoint (a snapshot, or the latest checkpoint). With nothing trained, says so and stops the page."""
     _run_picker(key)
-    points = snapshots.timeline(run_folder())  # oldest first
-    if not points:
-        st.info("There is no trained model yet: train one for a few minutes on the Train page.")
-        navigation.link(navigation.TRAIN, "Go to Train")
-        st.stop()
+    points = require_trained()
     steps = [point.step for point in points]
     index = _chosen_index(steps)
     st.session_state[_NEIGHBOURS] = [points[i] for i in (index + 1, index - 1) if 0 <= i < len(points)]
@@ -64,6 +60,16 @@ def require_point(key):
         if playing:
             st.fragment(_advance, run_every=PLAY_SECONDS)(steps, index)
     return points[index]
+
+
+def require_trained():
+    """The chosen run's snapshots, oldest first; with none yet, says so and stops the page."""
+    points = snapshots.timeline(run_folder())
+    if not points:
+        st.info("There is no trained model yet: train one for a few minutes on the Train page.")
+        navigation.link(navigation.TRAIN, "Go to Train")
+        st.stop()
+    return points
 
 
 def load_neighbours():
