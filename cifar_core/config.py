@@ -63,6 +63,8 @@ class TrainConfig:
     warmup_steps: int = 300          # steps of linear warm-up for "onecycle"
     label_smoothing: float = 0.0     # the loss aims at 1 - this for the true class (the rest shared out):
                                      # the network is not pushed to ever more confident answers
+    weight_decay: float = 0.0        # decoupled weight decay (AdamW) of the kernels: each step shrinks them by
+                                     # learning rate x this, so no weight grows beyond what the loss needs
     model: ModelConfig = field(default_factory=ModelConfig)
     precision: str = "auto"          # "float32", "bfloat16" (bfloat16 maths, float32 weights) or "auto":
                                      # bfloat16 where the CPU computes it natively (AVX512-BF16, AMX)
@@ -108,6 +110,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'constant' or 'onecycle'; got {self.schedule!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+        if not 0.0 <= self.weight_decay <= 1.0:
+            raise ValueError(f"weight_decay must be between 0 and 1; got {self.weight_decay!r}")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label_smoothing must be at least 0 and below 0.5; got {self.label_smoothing!r}")
         if not 1 <= self.keep_checkpoints <= 100 or self.eval_images < 1 or self.warmup_steps < 0:

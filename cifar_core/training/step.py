@@ -33,7 +33,11 @@ class TrainingStep:
         self._float32_model = build_model(config.model) if self.precision != "float32" else self.model
         self._with_fc2 = embedding.with_fc2(self._float32_model)  # same layers: [fc2, probabilities] in one pass
         self._test_pass = None  # (step, TestPass): the last full pass over the test set
-        self.optimizer = keras.optimizers.Adam(config.learning_rate)  # what checkpoints save, at any precision
+        # What checkpoints save, at any precision. Weight decay (AdamW's, decoupled from the gradients) adds no
+        # state: a run with it resumes from, and into, a checkpoint of a run without.
+        self.optimizer = keras.optimizers.Adam(config.learning_rate, weight_decay=config.weight_decay or None)
+        if config.weight_decay:  # the kernels only: batch-norm's scale and shift, and biases, are left alone
+            self.optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
         self.optimizer.build(self.model.trainable_variables)
         # float16 gradients underflow without loss scaling (Keras requires it for mixed_float16). The scaler
         # wraps Adam and is not saved: a checkpoint holds Adam alone, so a run trained on a GPU goes on on a
