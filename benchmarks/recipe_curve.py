@@ -8,7 +8,7 @@ seconds and images/s are this machine's.
 
     .venv/bin/python benchmarks/recipe_curve.py --preset default --every 500
     .venv/bin/python benchmarks/recipe_curve.py --preset default --set steps=4000 batch_size=256 \\
-        label_smoothing=0.1 --name ls01
+        label_smoothing=0.1 distortions=CROP_FLIP --name ls01
 
 Writes benchmarks/results/recipe-<name>.csv (step, epoch, seconds, test_accuracy, test_loss,
 flip_averaged_accuracy, images_per_second, cpu) and prints each row.
@@ -19,7 +19,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -59,10 +59,9 @@ def parse_settings(pairs):
     settings = {}
     for pair in pairs:
         key, value = pair.split("=", 1)
-        if key == "distortions":  # a named set in cifar_core.config (MILD), NONE, or FLIP (crop and flip only)
+        if key == "distortions":  # a named set in cifar_core.config (MILD, CROP_FLIP) or NONE (not even a flip)
             from cifar_core.augment import NO_DISTORTIONS
-            named = {"NONE": NO_DISTORTIONS, "FLIP": replace(NO_DISTORTIONS, flip=True)}
-            settings[key] = named[value] if value in named else getattr(config_module, value)
+            settings[key] = NO_DISTORTIONS if value == "NONE" else getattr(config_module, value)
         elif key not in kinds:
             raise SystemExit(f"unknown setting {key!r}; settings are: {', '.join(kinds)}")
         else:

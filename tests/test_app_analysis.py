@@ -90,15 +90,16 @@ def test_strengths_go_back_to_the_notebooks_values(trained_app):
 
 
 def test_the_sliders_start_at_the_latest_runs_strengths_and_go_back_to_them(trained_app):
-    at = open_page(AUGMENTATION)  # the checkpoint was trained with the quick preset: its milder strengths
-    assert at.slider(key="aug_hue").value == pytest.approx(0.02)
-    assert at.slider(key="aug_contrast").value == pytest.approx((0.8, 1.2))
-    assert at.slider(key="aug_brightness").value == pytest.approx(0.1)
-    assert at.slider(key="aug_saturation").value == pytest.approx((0.7, 1.3))
+    run = PRESETS["quick"].distortions  # the checkpoint was trained with the quick preset: crops and flips only
+    at = open_page(AUGMENTATION)
+    assert at.slider(key="aug_hue").value == pytest.approx(run.hue) == 0.0
+    assert at.slider(key="aug_contrast").value == pytest.approx(run.contrast)
+    assert at.slider(key="aug_brightness").value == pytest.approx(run.brightness)
+    assert at.slider(key="aug_saturation").value == pytest.approx(run.saturation)
     assert at.toggle(key="aug_flip").value is True
     started = " ".join(c.value for c in at.caption)
     assert "started at the strengths of the latest run (quick preset, step 30)" in started
-    assert "hue ±0.02, contrast 0.8–1.2" in started and "Now: the run's values" in started
+    assert "no colour changes, flips" in started and "Now: the run's values" in started
 
     at.slider(key="aug_hue").set_value(0.3).run()
     assert "Now: moved since" in " ".join(c.value for c in at.caption)
@@ -106,8 +107,8 @@ def test_the_sliders_start_at_the_latest_runs_strengths_and_go_back_to_them(trai
     assert at.slider(key="aug_hue").value == pytest.approx(0.05)  # the notebook's
     assert "Now: the notebook's values" in " ".join(c.value for c in at.caption)
     at.button(key="aug_run_values").click().run()
-    assert at.slider(key="aug_hue").value == pytest.approx(0.02)
-    assert at.slider(key="aug_saturation").value == pytest.approx((0.7, 1.3))
+    assert at.slider(key="aug_hue").value == pytest.approx(run.hue)
+    assert at.slider(key="aug_saturation").value == pytest.approx(run.saturation)
 
 
 def test_before_any_run_the_sliders_start_at_the_default_presets_strengths(trained_app, monkeypatch, tmp_path):

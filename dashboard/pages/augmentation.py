@@ -23,9 +23,12 @@ def run_distortions():
 
 
 def describe(d):
-    """'hue ±0.02, contrast 0.8–1.2, brightness ±0.1, saturation 0.7–1.3, flips'."""
+    """'hue ±0.02, contrast 0.8–1.2, brightness ±0.1, saturation 0.7–1.3, flips' ('no colour changes, flips')."""
+    flips = "flips" if d.flip else "no flips"
+    if (d.hue, d.brightness, tuple(d.contrast), tuple(d.saturation)) == (0.0, 0.0, (1.0, 1.0), (1.0, 1.0)):
+        return f"no colour changes, {flips}"
     return (f"hue ±{d.hue:g}, contrast {d.contrast[0]:g}–{d.contrast[1]:g}, brightness ±{d.brightness:g}, "
-            f"saturation {d.saturation[0]:g}–{d.saturation[1]:g}, {'flips' if d.flip else 'no flips'}")
+            f"saturation {d.saturation[0]:g}–{d.saturation[1]:g}, {flips}")
 
 
 def set_strengths(distortions):

@@ -11,9 +11,11 @@ from dashboard.ui import loaders, roles, state, words
 PRESET_NOTES = {
     "notebook": "Exactly the notebook: Adam at a constant learning rate of 0.0001, batch 64, its strong colour "
                 "distortions, batch-norm after conv1 only. About 80% after 100,000 steps: 12 hours on a 2-core CPU.",
-    "default": "The same network plus batch-norm after conv2, a one-cycle learning rate (warm-up, then down to 0 "
-               "at the end of the run) and milder colour distortions: far fewer steps to the same accuracy.",
-    "quick": "The default recipe in a short run: from nothing to a useful network within minutes, for a lesson.",
+    "default": "The same network plus batch-norm after conv2, batches of 256, a one-cycle learning rate (warm-up to "
+               "a high peak, then down to 0 at the end of the run), label smoothing, weight decay and milder colour "
+               "distortions: about 80% after 8,000 steps (41 epochs), not the notebook's 128.",
+    "quick": "The default recipe in a short run with crops and flips only: about 70% in 1,100 steps (5.6 epochs), "
+             "for a lesson that starts from nothing.",
 }
 SETTINGS = ("steps", "batch_size", "learning_rate", "eval_every", "checkpoint_every")
 
