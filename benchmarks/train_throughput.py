@@ -2,7 +2,7 @@
 
 Baseline (what the issue measured at 600-800 images/s): a `tf.data` pipeline that
 applies the notebook's distortions per image with `map(num_parallel_calls=AUTOTUNE)`,
-same network, same distortions, Adam, batch 128, trained two ways:
+same network, same distortions, Adam, the default preset's batch (256; --batch to change), trained two ways:
   baseline_fit   `model.fit(pipeline, steps_per_epoch=steps)`, as the issue measured it
                  (each repeat is one fit call, so it pays fit's start-up once per repeat);
   baseline_step  `train_on_batch` on batches pulled from the same pipeline: the bare
@@ -17,7 +17,7 @@ Both run in this one process, alternating, several repeats; medians and their
 ratio are printed. The machine is shared and noisy: compare only numbers from
 one run.
 
-    .venv/bin/python benchmarks/train_throughput.py [--repeats 5] [--steps 60] [--data-dir D]
+    .venv/bin/python benchmarks/train_throughput.py [--repeats 5] [--steps 60] [--batch 256] [--data-dir D]
 """
 import argparse
 import os
@@ -37,10 +37,7 @@ from cifar_core.config import Distortions, preset  # noqa: E402
 from cifar_core.model import build_model  # noqa: E402
 from cifar_core.training.step import TrainingStep  # noqa: E402
 
-BATCH = 128
-
-
-def baseline_pipeline(images, labels, d):
+def baseline_pipeline(images, labels, d, batch):
     """The usual way: one image at a time through tf.image's random ops."""
     def distort_one(image, label):
         x = tf.image.random_crop(tf.cast(image, tf.float32) / 255.0, (CROP_SIZE, CROP_SIZE, 3))
@@ -52,22 +49,24 @@ def baseline_pipeline(images, labels, d):
         return tf.clip_by_value(x, 0.0, 1.0), label
 
     return (tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(10_000).repeat()
-            .map(distort_one, num_parallel_calls=tf.data.AUTOTUNE).batch(BATCH).prefetch(tf.data.AUTOTUNE))
+            .map(distort_one, num_parallel_calls=tf.data.AUTOTUNE).batch(batch).prefetch(tf.data.AUTOTUNE))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=100, help="batches per timed repeat")
+    parser.add_argument("--batch", type=int, default=preset("default").batch_size, help="images per batch")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
+    BATCH = args.batch  # noqa: N806 (a constant for this run)
 
     dataset = data.load_dataset(args.data_dir)
     config = preset("default", batch_size=BATCH, distortions=Distortions())  # the notebook's distortions
 
     model = build_model(config.model, plain_keras=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    pipeline = baseline_pipeline(dataset.train_images, dataset.train_labels, config.distortions)
+    pipeline = baseline_pipeline(dataset.train_images, dataset.train_labels, config.distortions, BATCH)
     stream = iter(pipeline)
 
     def baseline_fit(steps):
