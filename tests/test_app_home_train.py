@@ -296,7 +296,7 @@ def test_with_many_browsers_watching_each_redraws_less_often(job, monkeypatch):
     assert "browsers are watching" not in texts(first.caption)  # one or two: every second
     open_page(TRAIN)
     first.run()
-    assert "3 browsers are watching this run: each one redraws every 1.5 seconds" in texts(first.caption)
+    assert "3 browsers are watching this run: each one redraws every 2 seconds" in texts(first.caption)
 
 
 def test_page_runs_leave_keras_state_alone(job):

@@ -214,7 +214,7 @@ class TrainingJob:
         clock = time.perf_counter()
         speed = 0.0
         watch = DivergenceWatch(config)
-        step_aside = foreground.StepAside(share=0.1)  # pages drawn in this process go first, within limits
+        step_aside = foreground.StepAside(share=0.25)  # pages drawn in this process go first, within limits
         while training.step < target and not self._stop.is_set():
             self._unpaused.wait()
             if self._stop.is_set():
