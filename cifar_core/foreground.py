@@ -13,15 +13,26 @@ import time
 from contextlib import contextmanager
 
 LONGEST_WAIT = 0.5  # s: one wait never lasts longer (a page run is ~0.1-0.5 s)
+# s: work still waits this long after a page run, while the browser draws what it was sent: on a laptop that
+# both serves and shows the dashboard, the browser shares the 2 cores with the training too.
+AFTER_A_PAGE = 0.25
 
 _drawing = 0                      # page runs under way in this process
+_drawn_at = float("-inf")         # time.monotonic() when the last page run ended
 _changed = threading.Condition()
+
+
+def _busy_for(now):
+    """Seconds a page (its run, or just after it the browser) still wants the CPU; 0 when none does."""
+    if _drawing:
+        return float("inf")
+    return max(0.0, _drawn_at + AFTER_A_PAGE - now)
 
 
 @contextmanager
 def drawing():
     """Around a page run: work that steps aside waits until it is over (nested runs count once each)."""
-    global _drawing
+    global _drawing, _drawn_at
     with _changed:
         _drawing += 1
     try:
@@ -29,6 +40,7 @@ def drawing():
     finally:
         with _changed:
             _drawing -= 1
+            _drawn_at = time.monotonic()
             _changed.notify_all()
 
 
@@ -41,12 +53,15 @@ class StepAside:
         self._next_wait_at = 0.0  # time.monotonic() before which it does not wait again
 
     def __call__(self):
-        """Between two pieces of work: wait while a page is being drawn, within the limits; -> seconds waited."""
+        """Between two pieces of work: wait while a page is being drawn (and AFTER_A_PAGE after it), within the
+        limits; -> seconds waited."""
         now = time.monotonic()
         with _changed:
-            if _drawing == 0 or now < self._next_wait_at:
+            if not _busy_for(now) or now < self._next_wait_at:
                 return 0.0
-            _changed.wait_for(lambda: _drawing == 0, timeout=LONGEST_WAIT)
+            deadline = now + LONGEST_WAIT
+            while (left := min(_busy_for(time.monotonic()), deadline - time.monotonic())) > 0:
+                _changed.wait(timeout=left)
         waited = time.monotonic() - now
         self._next_wait_at = time.monotonic() + waited * (1 - self.share) / self.share
         return waited

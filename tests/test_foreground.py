@@ -45,3 +45,13 @@ def test_a_run_trains_to_its_end_while_pages_are_drawn_all_the_time(job, monkeyp
     with foreground.drawing():
         status = run_to_end(job, tiny_config(steps=12))
     assert status.state == "finished" and status.step == 12
+
+
+def test_just_after_a_page_run_the_training_still_waits_a_moment_for_the_browser(monkeypatch):
+    monkeypatch.setattr(foreground, "AFTER_A_PAGE", 0.3)
+    with foreground.drawing():
+        pass
+    waited = foreground.StepAside(share=0.25)()
+    assert 0.1 < waited <= 0.5  # the rest of the 0.3 s after the page run, not a LONGEST_WAIT more
+    monkeypatch.setattr(foreground, "AFTER_A_PAGE", 0.0)
+    assert foreground.StepAside(share=0.25)() == 0.0
