@@ -8,7 +8,8 @@ from cifar_core import foreground
 from tiny_runs import run_to_end, tiny_config
 
 
-def test_with_no_page_being_drawn_the_training_never_waits():
+def test_with_no_page_being_drawn_the_training_never_waits(monkeypatch):
+    monkeypatch.setattr(foreground, "_drawn_at", float("-inf"))  # no page run just ended (in an earlier test)
     assert foreground.StepAside(share=0.25)() == 0.0
 
 
