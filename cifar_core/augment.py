@@ -12,11 +12,12 @@ blend with the grey level), which match tf.image's HSV versions closely for
 the small hue deltas used here and vectorise over the batch.
 """
 import math
+from dataclasses import replace
 
 import numpy as np
 import tensorflow as tf
 
-from cifar_core.config import Distortions
+from cifar_core.config import CROP_FLIP, Distortions
 
 IMAGE_SIZE = 32  # CIFAR-10 images are 32x32x3
 CROP_SIZE = 24   # the network sees 24x24 crops, as in the notebook
@@ -25,7 +26,7 @@ CROP_SIZE = 24   # the network sees 24x24 crops, as in the notebook
 LUMA = (0.299, 0.587, 0.114)
 
 
-NO_DISTORTIONS = Distortions(flip=False, hue=0.0, contrast=(1.0, 1.0), brightness=0.0, saturation=(1.0, 1.0))
+NO_DISTORTIONS = replace(CROP_FLIP, flip=False)
 
 
 def centre_crop(images):

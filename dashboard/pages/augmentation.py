@@ -1,9 +1,11 @@
 """Augmentation: what the training distortions do to one image."""
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
 from cifar_core import checkpoints
-from cifar_core.config import PRESETS, Distortions
+from cifar_core.config import CROP_FLIP, PRESETS, Distortions
 from dashboard.figures.images import image_grid, upscale
 from dashboard.ui import loaders, navigation
 
@@ -25,7 +27,7 @@ def run_distortions():
 def describe(d):
     """'hue ±0.02, contrast 0.8–1.2, brightness ±0.1, saturation 0.7–1.3, flips' ('no colour changes, flips')."""
     flips = "flips" if d.flip else "no flips"
-    if (d.hue, d.brightness, tuple(d.contrast), tuple(d.saturation)) == (0.0, 0.0, (1.0, 1.0), (1.0, 1.0)):
+    if replace(d, flip=CROP_FLIP.flip) == CROP_FLIP:  # no colour change at all
         return f"no colour changes, {flips}"
     return (f"hue ±{d.hue:g}, contrast {d.contrast[0]:g}–{d.contrast[1]:g}, brightness ±{d.brightness:g}, "
             f"saturation {d.saturation[0]:g}–{d.saturation[1]:g}, {flips}")
