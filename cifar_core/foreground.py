@@ -4,8 +4,8 @@ looks for, networks loaded ahead) steps aside while a page is being drawn.
 On 2 cores the training step keeps both busy, so a page drawn meanwhile (a click, a timeline move) shares the
 CPU with it and takes ~1.5x as long as when nothing runs. The dashboard marks each page run (`drawing()`);
 such work calls its own `StepAside()` between two pieces (a training step, a batch of images), which waits
-while any page run is under way. It never gives away more than its share of its time, so a classroom
-clicking all the time slows that work, never stalls it. A run from the command line has no pages and never
+while any page run is under way. Beyond a short burst it never gives away more than its share of its time, so a
+classroom clicking all the time slows that work, never stalls it. A run from the command line has no pages and never
 waits.
 """
 import threading
@@ -45,23 +45,29 @@ def drawing():
 
 
 class StepAside:
-    """One kind of background work's manners; `share`: the most of its time it gives to pages
-    (after a wait of w s it works on for w * (1 - share) / share s before it waits again)."""
+    """One kind of background work's manners. `share`: the most of its time it gives to pages in the long run;
+    `burst`: the seconds it may wait in a row beyond that, so that a few page runs in quick succession (a
+    learner clicking through cells) are each drawn with the CPU to themselves. Its waits over any t seconds
+    add up to at most burst + share * t (a token bucket of waiting time, refilled at `share`)."""
 
-    def __init__(self, share):
+    def __init__(self, share, burst=1.0):
         self.share = share
-        self._next_wait_at = 0.0  # time.monotonic() before which it does not wait again
+        self.burst = burst
+        self._credit = burst                  # s it may wait now
+        self._credited_at = time.monotonic()
 
     def __call__(self):
         """Between two pieces of work: wait while a page is being drawn (and AFTER_A_PAGE after it), within the
         limits; -> seconds waited."""
         now = time.monotonic()
+        self._credit = min(self.burst, self._credit + (now - self._credited_at) * self.share)
+        self._credited_at = now
         with _changed:
-            if not _busy_for(now) or now < self._next_wait_at:
+            if not _busy_for(now) or self._credit <= 0:
                 return 0.0
-            deadline = now + LONGEST_WAIT
+            deadline = now + min(LONGEST_WAIT, self._credit)
             while (left := min(_busy_for(time.monotonic()), deadline - time.monotonic())) > 0:
                 _changed.wait(timeout=left)
         waited = time.monotonic() - now
-        self._next_wait_at = time.monotonic() + waited * (1 - self.share) / self.share
+        self._credit -= waited
         return waited

@@ -1,6 +1,7 @@
 """Pages first: work in the dashboard's process that can wait (a training run ...) waits between two pieces while
 a page is drawn (cifar_core/foreground.py), within limits, so it is slowed and never stalled."""
 import threading
+import time
 
 import pytest
 
@@ -35,10 +36,25 @@ def test_the_next_step_waits_until_the_page_is_drawn(monkeypatch):
 
 def test_a_page_that_never_ends_only_slows_the_training_within_its_share(monkeypatch):
     monkeypatch.setattr(foreground, "LONGEST_WAIT", 0.05)
-    step_aside = foreground.StepAside(share=0.001)  # after a wait of w, no wait for 999 w
+    step_aside = foreground.StepAside(share=0.1, burst=0.2)
+    waited, steps, start = 0.0, 0, time.monotonic()
     with foreground.drawing():
-        assert step_aside() > 0.0   # waited, up to LONGEST_WAIT
-        assert step_aside() == 0.0  # then it works on, although the page is still being drawn
+        while time.monotonic() - start < 1.5:
+            waited += step_aside()
+            time.sleep(0.01)  # a training step
+            steps += 1
+    elapsed = time.monotonic() - start
+    assert 0.2 <= waited <= 0.2 + 0.1 * elapsed + 0.02  # its burst, then a tenth of its time
+    assert steps > 50  # it trained on meanwhile
+
+
+def test_pages_drawn_one_after_another_each_have_the_cpu_to_themselves(monkeypatch):
+    monkeypatch.setattr(foreground, "AFTER_A_PAGE", 0.2)
+    step_aside = foreground.StepAside(share=0.25)
+    for _ in range(3):  # three cells clicked in a row: each page run is followed by a wait, none skipped
+        with foreground.drawing():
+            pass
+        assert step_aside() > 0.1
 
 
 def test_a_run_trains_to_its_end_while_pages_are_drawn_all_the_time(job, monkeypatch):
