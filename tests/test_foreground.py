@@ -3,9 +3,13 @@ a page is drawn (cifar_core/foreground.py), within limits, so it is slowed and n
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from cifar_core import foreground
+from cifar_core.config import ModelConfig
+from cifar_core.insights import embedding
+from cifar_core.model import build_model
 from tiny_runs import run_to_end, tiny_config
 
 
@@ -72,3 +76,14 @@ def test_just_after_a_page_run_the_training_still_waits_a_moment_for_the_browser
     assert 0.1 < waited <= 0.5  # the rest of the 0.3 s after the page run, not a LONGEST_WAIT more
     monkeypatch.setattr(foreground, "AFTER_A_PAGE", 0.0)
     assert foreground.StepAside(share=0.25)() == 0.0
+
+
+def test_a_checkpoints_pass_over_the_test_set_lets_a_page_go_first_between_its_batches(monkeypatch):
+    monkeypatch.setattr(foreground, "AFTER_A_PAGE", 0.0)
+    monkeypatch.setattr(foreground, "LONGEST_WAIT", 0.2)
+    network = embedding.with_fc2(build_model(ModelConfig()))
+    images = np.zeros((40, 32, 32, 3), np.uint8)
+    step_aside, waits = foreground.StepAside(share=0.25), []
+    with foreground.drawing():  # a page is being drawn all through the pass
+        embedding.test_pass(network, images, batch_size=10, between_batches=lambda: waits.append(step_aside()))
+    assert len(waits) == 3 and waits[0] >= 0.15  # between each two of its 4 batches; the first waited out its limit

@@ -39,13 +39,16 @@ def with_fc2(model):
     return keras.Model(model.input, [model.get_layer(FC2_LAYER).output, model.output])
 
 
-def test_pass(model_with_fc2, images, batch_size=EVAL_BATCH):
-    """(N, 32, 32, 3) uint8 -> TestPass, centre-cropped, in batches: one forward pass gives both outputs."""
+def test_pass(model_with_fc2, images, batch_size=EVAL_BATCH, between_batches=None):
+    """(N, 32, 32, 3) uint8 -> TestPass, centre-cropped, in batches: one forward pass gives both outputs.
+    between_batches: called before each batch but the first (training's StepAside lets a page go first)."""
     from cifar_core.augment import centre_crop
 
     probabilities = np.empty((len(images), 10), np.float32)
     fc2 = np.empty((len(images), FC2_UNITS), np.float32)
     for start in range(0, len(images), batch_size):
+        if between_batches is not None and start > 0:
+            between_batches()
         hidden, answers = model_with_fc2(centre_crop(images[start:start + batch_size]), training=False)
         fc2[start:start + batch_size], probabilities[start:start + batch_size] = hidden.numpy(), answers.numpy()
     return TestPass(probabilities, fc2)

@@ -52,6 +52,9 @@ class TrainingJob:
         self._stop = threading.Event()
         self._unpaused = threading.Event()
         self._progress = _Progress()
+        # Pages drawn in this process go first, within limits: between two training steps, and between two
+        # batches of a checkpoint's pass over the test set (~1 s).
+        self._step_aside = foreground.StepAside(share=0.25)
 
     # --- controls (any thread; never from a signal handler: they take the lock) ---------------
 
@@ -214,12 +217,11 @@ class TrainingJob:
         clock = time.perf_counter()
         speed = 0.0
         watch = DivergenceWatch(config)
-        step_aside = foreground.StepAside(share=0.25)  # pages drawn in this process go first, within limits
         while training.step < target and not self._stop.is_set():
             self._unpaused.wait()
             if self._stop.is_set():
                 break
-            step_aside()
+            self._step_aside()
             accuracy, loss = training.train_batch(plan.schedule_start)
             step = training.step
             if watch.loss_is_not_a_number(loss):
@@ -269,7 +271,7 @@ class TrainingJob:
 
     def _save(self, training, history, plan, checkpoint, snapshot):
         """A checkpoint and/or a snapshot of this step, from one pass over the full test set; -> its accuracy."""
-        probabilities = training.test_probabilities()  # (10000, 10): the full test set
+        probabilities = training.test_probabilities(between_batches=self._step_aside)  # (10000, 10): the test set
         accuracy, loss = accuracy_and_loss(probabilities, training.dataset.test_labels)
         self._record_test(history, training.step, accuracy, loss)
         artifacts = {}

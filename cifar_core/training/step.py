@@ -115,16 +115,18 @@ class TrainingStep:
         hits = tf.equal(tf.argmax(probabilities, axis=1), labels)
         return tf.reduce_mean(tf.cast(hits, tf.float32)), loss
 
-    def test_probabilities(self):
+    def test_probabilities(self, between_batches=None):
         """(N, 10) float32 class probabilities of the whole test set, centre-cropped."""
-        return self.test_pass().probabilities
+        return self.test_pass(between_batches).probabilities
 
-    def test_pass(self):
+    def test_pass(self, between_batches=None):
         """The whole test set through the network, once per step (~1 s for 10,000 images): a TestPass of
-        its probabilities (N, 10) and fc2 activations (N, 128). The checkpoint hooks all read this one pass."""
+        its probabilities (N, 10) and fc2 activations (N, 128). The checkpoint hooks all read this one pass.
+        between_batches: called between two batches of it (the job's StepAside), if given."""
         if self._test_pass is None or self._test_pass[0] != self.step:
             self._evaluation_model()  # the float32 twin gets the weights; _with_fc2 shares its layers
-            self._test_pass = (self.step, embedding.test_pass(self._with_fc2, self.dataset.test_images))
+            self._test_pass = (self.step, embedding.test_pass(self._with_fc2, self.dataset.test_images,
+                                                              between_batches=between_batches))
         return self._test_pass[1]
 
     def evaluate(self, count=None):
