@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from cifar_core import foreground
 from cifar_core.config import ModelConfig
@@ -87,3 +88,20 @@ def test_a_checkpoints_pass_over_the_test_set_lets_a_page_go_first_between_its_b
     with foreground.drawing():  # a page is being drawn all through the pass
         embedding.test_pass(network, images, batch_size=10, between_batches=lambda: waits.append(step_aside()))
     assert len(waits) == 3 and waits[0] >= 0.15  # between each two of its 4 batches; the first waited out its limit
+
+
+def test_a_part_of_a_page_that_reruns_alone_on_a_click_counts_as_a_page_being_drawn():
+    def page():
+        import streamlit as st
+
+        from cifar_core import foreground
+        from dashboard.ui.page_fragment import page_fragment
+
+        @page_fragment
+        def gallery():  # a fragment's own rerun (a click in it) does not go through Home.py's drawing()
+            st.markdown(f"pages being drawn: {foreground._drawing}")
+
+        gallery()
+
+    app = AppTest.from_function(page).run()
+    assert [m.value for m in app.markdown] == ["pages being drawn: 1"]

@@ -11,6 +11,7 @@ from dashboard.figures import confusion as figures
 from dashboard.figures.mistakes import badged_html, label_badges
 from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
+from dashboard.ui.page_fragment import page_fragment
 from dashboard.ui.words import count_of, describe_cell, describe_empty_cell, describe_point, plural, with_article
 
 GALLERY_SIZE = 24  # images shown per page of a cell (and in its "left this cell" rows)
@@ -180,7 +181,7 @@ def draw_downloads(result, names, checkpoint):
         st.caption(downloads.CHARTS_AS_PICTURES)
 
 
-@st.fragment
+@page_fragment
 def matrix_and_gallery(dataset, probabilities, result, checkpoint, other):
     """Chart, keyboard route and gallery rerun together on a click, without the rest of the page."""
     names, change = dataset.class_names, other and other.change

@@ -10,6 +10,7 @@ from cifar_core.insights import embedding, explanations, feature_maps
 from dashboard.figures import embedding as figures
 from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
+from dashboard.ui.page_fragment import page_fragment
 from dashboard.ui.words import describe_point, format_duration
 
 POLL_SECONDS = 2  # how often the t-SNE line looks whether the background job is done
@@ -95,7 +96,7 @@ def choose(index):
     st.session_state["em_scroll"] = True  # the look-inside view comes into sight once per new choice
 
 
-@st.fragment
+@page_fragment
 def map_and_look_inside(dataset, probabilities, xy, checkpoint, projection):
     """The map and the chosen image's look-inside view rerun together on a click, not the rest of the page."""
     names, labels = dataset.class_names, dataset.test_labels

@@ -7,6 +7,7 @@ from dashboard.figures.images import pixels_html
 from dashboard.figures.probabilities import NONE_OF_THESE
 from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
+from dashboard.ui.page_fragment import page_fragment
 
 SOURCES = ("Gallery", "Test image number", "Class", "Your own photo")
 WONT_SAY = "I won't say"
@@ -93,7 +94,7 @@ navigation.page_header(
     "probabilities show what the network concluded.")
 
 
-@st.fragment
+@page_fragment
 def timeline_and_view(timeline_slot, dataset, image, true_class, true_tag, description):
     """The timeline (drawn in `timeline_slot`, above the image controls) and the view of the image at its step:
     a move of the slider reruns only these, not the image gallery and controls between them."""

@@ -10,6 +10,7 @@ from cifar_core.insights import label_issues, mistakes
 from dashboard.figures.mistakes import badged_html, label_badges
 from dashboard.ui import downloads, loaders, navigation, timeline
 from dashboard.ui.look_inside import look_inside
+from dashboard.ui.page_fragment import page_fragment
 from dashboard.ui.words import count_of, describe_point
 
 PER_PAGE = 24  # images per gallery page
@@ -80,7 +81,7 @@ def page_of(section, indices):
     return indices[(page - 1) * PER_PAGE:page * PER_PAGE]
 
 
-@st.fragment
+@page_fragment
 def draw_pairs(pairs, context):
     names = context.names
     st.markdown("Each pair counts both ways: cats called dogs plus dogs called cats. Notice that most are "
@@ -106,7 +107,7 @@ def draw_pairs(pairs, context):
                 np.concatenate([pair.first_as_second, pair.second_as_first]), context)
 
 
-@st.fragment
+@page_fragment
 def draw_worst(worst, context):
     st.markdown("The wrong answers with the highest **loss** (−log of the probability given to the true "
                 "class): wrong, and sure of it. Look closely: some are not the network's fault. The label is "
@@ -117,7 +118,7 @@ def draw_worst(worst, context):
     list_button("worst", "worst-mistakes", worst, context)
 
 
-@st.fragment
+@page_fragment
 def draw_suspects(suspects, published, official, context):
     st.markdown("**Confident learning** finds them: for each class, the network's average confidence on the "
                 "images labelled with it is a bar; an image whose probability for *another* class clears that "
