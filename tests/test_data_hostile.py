@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cifar_core import data, download
+from cifar_core import batch_pickle, data, download
 from cifar_core.archive import install_archive
 from cifar_core.data import BATCH_FOLDER, DataError
 from test_data import add_bytes, http_server, isolated, leftovers, make_archive  # noqa: F401 (autouse)
@@ -102,10 +102,10 @@ def test_a_thousand_bytes_of_batches_cannot_claim_500000_images(folder):
 
 
 def test_rows_past_what_a_batch_file_or_the_dataset_can_hold_are_refused(folder, monkeypatch):
-    monkeypatch.setattr(data, "MAX_ROWS", 39)  # the tiny batches have 40 rows
+    monkeypatch.setattr(batch_pickle, "MAX_ROWS", 39)  # the tiny batches have 40 rows
     with pytest.raises(DataError, match=r"data_batch_1: field 'data': numpy array of 40 rows refused"):
         data.load_dataset(folder)
-    monkeypatch.setattr(data, "MAX_ROWS", 60_000)
+    monkeypatch.setattr(batch_pickle, "MAX_ROWS", 60_000)
     monkeypatch.setattr(data, "MAX_IMAGES", 150)  # 5 x 40 train, then 100 test
     with pytest.raises(DataError, match=r"data_batch_4: field 'data' brings the images to 160"):
         data.load_dataset(folder)

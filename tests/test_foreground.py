@@ -4,7 +4,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from cifar_core import foreground
