@@ -1,4 +1,4 @@
-"""Save, list and restore checkpoints: weights + optimizer state + step + config + history + artifacts.
+"""List and restore checkpoints (checkpoint_saving.py writes them): weights + optimizer state + step + config + history + artifacts.
 
 Layout of a checkpoint folder (default `checkpoints/`):
 
@@ -47,21 +47,18 @@ Listing needs no TensorFlow (the Home page reads it before TF is imported).
 import json
 import os
 import re
-import shutil
 import stat
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cifar_core.config import TrainConfig
-from cifar_core.checkpoint_files import (HISTORY, LEGACY_WEIGHTS, MAX_HISTORY_BYTES, META, OPTIMIZER, PREFIX,
-                                         SNAPSHOT, TMP_PREFIX, WEIGHTS, CheckpointError, Damaged, a_file_message,
+from cifar_core.checkpoint_files import (HISTORY, LEGACY_WEIGHTS, MAX_HISTORY_BYTES, OPTIMIZER, PREFIX,
+                                         SNAPSHOT, WEIGHTS, CheckpointError, Damaged, a_file_message,
                                          check_meta, load_meta, pair_by_name, pair_by_position, read_arrays,
-                                         read_plain, sha256, weights_file, why, write_arrays)
-from cifar_core.checkpoint_files import REQUIRED_FILES  # noqa: F401  (part of this module's API, as before)
+                                         read_plain, sha256, weights_file, why)
+from cifar_core.checkpoint_files import META, REQUIRED_FILES  # noqa: F401  (part of this module's API, as before)
 from cifar_core.writer_lock import WriterLock  # noqa: F401  (part of this module's API: one writer per folder)
 
 DEFAULT_DIR = Path("checkpoints")
@@ -103,7 +100,7 @@ class Checkpoint:
         """The checkpoint in folder `path`; CheckpointError saying what is wrong when it is damaged."""
         path = Path(path)
         try:
-            return _examine(path)
+            return examine(path)
         except Damaged as e:
             raise CheckpointError(f"checkpoint {path} is damaged: {e}; {_offer_previous(path)}") from None
 
@@ -180,7 +177,7 @@ class Checkpoint:
 
     def verify(self):
         """CheckpointError naming the first of its files that is missing or damaged (checksum mismatch)."""
-        damaged = _first_damaged_file(self)
+        damaged = first_damaged_file(self)
         if damaged is not None:
             name, why = damaged
             raise CheckpointError(f"checkpoint file {self.path / name} is missing or damaged ({why}); "
@@ -222,13 +219,6 @@ class Checkpoint:
 
 # --- the arrays, by name ----------------------------------------------------------------
 
-def write_weights(file, model):
-    """`model`'s weights to `file` (.npz), keyed by the project's names (see the module docstring)."""
-    from cifar_core.model import weights_by_name
-
-    write_arrays(file, weights_by_name(model))
-
-
 # --- listing ---------------------------------------------------------------------------
 
 def scan_checkpoints(folder=DEFAULT_DIR):
@@ -239,7 +229,7 @@ def scan_checkpoints(folder=DEFAULT_DIR):
     valid, damaged = [], []
     for path in _entries(folder):
         try:
-            valid.append(_examine(path))
+            valid.append(examine(path))
         except Damaged as e:
             damaged.append(DamagedCheckpoint(path, str(e)))
     return sorted(valid, key=lambda checkpoint: checkpoint.step), damaged
@@ -268,7 +258,7 @@ def _entries(folder):
                               "or choose another checkpoint folder") from None
 
 
-def _examine(path):
+def examine(path):
     """The Checkpoint in folder `path`, or Damaged saying what is wrong with it."""
     try:
         mode = os.lstat(path).st_mode
@@ -308,103 +298,6 @@ def _canonical_step(name):
     return int(match.group(1)) if match and name == f"{PREFIX}{int(match.group(1)):08d}" else None
 
 
-# --- saving --------------------------------------------------------------------------------
-
-def save_checkpoint(folder, model, optimizer, step, config, history, test_accuracy, artifacts=None, run=None):
-    """Write ckpt-<step> atomically, then prune: keep the newest config.keep_checkpoints valid checkpoints
-    and the best by test accuracy (damaged ones are never pruned).
-
-    artifacts: {name: array} saved as <name>.npz (e.g. the test set's probabilities).
-    run: {"schedule_start": step, "target_step": step}: where this run's learning-rate schedule began and
-    the step it trains to, so that a resumed run keeps both. Returns the Checkpoint. A damaged checkpoint of
-    the same step is moved aside first, never overwritten: the returned Checkpoint's `moved_aside` says
-    where it went and why."""
-    def write_files(tmp):
-        if hasattr(model, "layers"):
-            from cifar_core.model import optimizer_variables_by_name
-
-            write_weights(tmp / WEIGHTS, model)
-            write_arrays(tmp / OPTIMIZER, optimizer_variables_by_name(model, optimizer))
-        else:  # a stand-in network (tests of saving and pruning, without TensorFlow) writes its own bytes
-            model.save_weights(tmp / WEIGHTS)
-            np.savez(tmp / OPTIMIZER, *[v.numpy() for v in optimizer.variables])
-        (tmp / HISTORY).write_text(json.dumps(history))
-        return [WEIGHTS, OPTIMIZER, HISTORY]
-
-    saved = write_checkpoint(folder, step, write_files, {"test_accuracy": test_accuracy, "config": config, "run": run},
-                             artifacts)
-    _prune(folder, config.keep_checkpoints)
-    return saved
-
-
-def write_checkpoint(folder, step, write_files, meta, artifacts=None):
-    """Write folder/ckpt-<step> atomically (no pruning): `write_files(tmp folder)` writes the files and returns
-    their names; each artifact {name: array} becomes <name>.npz (compressed); meta.json gets `meta` (its "config" a
-    TrainConfig) plus the step, the time and every file's checksum. Returns the Checkpoint."""
-    folder = Path(folder)
-    final = folder / f"{PREFIX}{step:08d}"
-    tmp = folder / f"{TMP_PREFIX}{final.name}-{os.getpid()}-{threading.get_ident()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        files = write_files(tmp)
-        for name, array in (artifacts or {}).items():
-            np.savez_compressed(tmp / f"{name}{ARTIFACT_SUFFIX}", array=np.asarray(array))
-            files.append(f"{name}{ARTIFACT_SUFFIX}")
-        meta = {"step": int(step), "saved_at": time.time(), **meta, "config": json.loads(meta["config"].to_json()),
-                "sha256": {name: sha256(tmp / name) for name in files}}
-        (tmp / META).write_text(json.dumps(meta))
-        _fsync_tree(tmp)
-        moved = _move_aside_if_damaged(final)
-        if os.path.lexists(final):  # an intact save of the same step (a stop right after a periodic save)
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return Checkpoint(final, meta, moved)
-
-
-def _move_aside_if_damaged(final):
-    """Move a damaged checkpoint at `final` to <name>.damaged-<time>, where scan_checkpoints still reports
-    it; its DamagedCheckpoint there, or None when there is none or it is intact (its files are hashed here:
-    saves are rare)."""
-    if not os.path.lexists(final):
-        return None
-    try:
-        damaged = _first_damaged_file(_examine(final))
-        if damaged is None:
-            return None
-        reason = f"{damaged[0]} is missing or damaged ({damaged[1]})"
-    except Damaged as e:
-        reason = str(e)
-    aside = _free_name(final, time.strftime("%Y%m%d-%H%M%S"))
-    os.replace(final, aside)
-    return DamagedCheckpoint(aside, f"moved aside when its step was saved again, because {reason}")
-
-
-def _free_name(final, stamp):
-    # Never onto an existing name: a rename onto an empty folder would succeed and lose nothing but the name.
-    aside, suffix = final.with_name(f"{final.name}{DAMAGED_MARK}{stamp}"), 1
-    while os.path.lexists(aside):
-        aside, suffix = final.with_name(f"{final.name}{DAMAGED_MARK}{stamp}-{suffix}"), suffix + 1
-    return aside
-
-
-def _prune(folder, keep):
-    # The best is kept too: a diverged run checkpointing often pruned every good checkpoint away. Only valid
-    # checkpoints are candidates: a damaged one is what the user must see (not verified here: an old
-    # checkpoint whose files rotted is as useless pruned as kept).
-    valid = list_checkpoints(folder)
-    kept = {checkpoint.path for checkpoint in valid[-max(keep, 1):]}
-    scored = [checkpoint for checkpoint in valid if checkpoint.test_accuracy is not None]
-    if scored:
-        kept.add(max(scored, key=lambda checkpoint: (checkpoint.test_accuracy, checkpoint.step)).path)
-    for checkpoint in valid:
-        if checkpoint.path not in kept:
-            shutil.rmtree(checkpoint.path, ignore_errors=True)
-
-
 # --- files -----------------------------------------------------------------------------------
 
 def _offer_previous(path):
@@ -413,13 +306,13 @@ def _offer_previous(path):
     except CheckpointError:  # building a message must never fail in turn
         earlier = []
     for checkpoint in reversed(earlier):
-        if _first_damaged_file(checkpoint) is None:
+        if first_damaged_file(checkpoint) is None:
             return (f"the previous valid checkpoint is {checkpoint.path} (step {checkpoint.step}); "
                     f"move {path} aside to resume from it")
     return f"no earlier valid checkpoint exists; move {path} aside and start a new run"
 
 
-def _first_damaged_file(checkpoint):
+def first_damaged_file(checkpoint):
     """(name, why) of the first file of `checkpoint` that is missing or fails its checksum, or None."""
     for name, digest in checkpoint.meta["sha256"].items():
         try:
@@ -433,9 +326,3 @@ def _first_damaged_file(checkpoint):
 def _step_of(path):
     step = _canonical_step(path.name.partition(DAMAGED_MARK)[0])
     return 1 << 62 if step is None else step  # not a checkpoint's name: every valid one is earlier
-
-
-def _fsync_tree(folder):
-    for path in folder.iterdir():
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())

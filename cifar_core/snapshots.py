@@ -14,7 +14,7 @@ weights or artifacts reads a snapshot's. No TensorFlow here.
 """
 from pathlib import Path
 
-from cifar_core import checkpoints
+from cifar_core import checkpoint_saving, checkpoints
 from cifar_core.checkpoint_files import SNAPSHOT, WEIGHTS
 
 FOLDER = "snapshots"
@@ -54,11 +54,11 @@ def folder_of(checkpoint_folder):
 def save_snapshot(checkpoint_folder, model, step, config, test_accuracy, artifacts=None, run=None):
     """Write snapshots/ckpt-<step> (weights and artifacts; never pruned). Returns it as a Checkpoint."""
     def write_files(tmp):
-        checkpoints.write_weights(tmp / WEIGHTS, model)
+        checkpoint_saving.write_weights(tmp / WEIGHTS, model)
         return [WEIGHTS]
 
     meta = {"kind": SNAPSHOT, "test_accuracy": test_accuracy, "config": config, "run": run}
-    return checkpoints.write_checkpoint(folder_of(checkpoint_folder), step, write_files, meta, artifacts)
+    return checkpoint_saving.write_checkpoint(folder_of(checkpoint_folder), step, write_files, meta, artifacts)
 
 
 def list_snapshots(checkpoint_folder):

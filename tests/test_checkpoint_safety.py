@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from tiny_runs import tiny_config
 
-from cifar_core import checkpoints
+from cifar_core import checkpoint_saving, checkpoints
 from cifar_core.checkpoints import Checkpoint, CheckpointError, DamagedCheckpoint
 
 LATEST, EARLIER = "ckpt-00000030", "ckpt-00000015"  # trained_dir's two checkpoints
@@ -85,7 +85,7 @@ class StandInOptimizer:
 
 
 def save(folder, step, accuracy=0.5, keep=5):
-    return checkpoints.save_checkpoint(folder, StandInModel(), StandInOptimizer(), step,
+    return checkpoint_saving.save_checkpoint(folder, StandInModel(), StandInOptimizer(), step,
                                        tiny_config(keep_checkpoints=keep), {"steps": [step]}, accuracy)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cifar_core import checkpoints, data, foreground, runs, snapshots
+from cifar_core import checkpoint_saving, checkpoints, data, foreground, runs, snapshots
 from cifar_core.insights.inference import accuracy_and_loss
 from cifar_core.training.divergence import DivergenceWatch
 from cifar_core.training.hooks import CHECKPOINT_HOOKS
@@ -284,7 +284,7 @@ class TrainingJob:
         if checkpoint:
             with self._lock:
                 copy = {key: list(values) for key, values in history.items()}
-            saved = checkpoints.save_checkpoint(self.checkpoint_dir, training.model, training.optimizer,
+            saved = checkpoint_saving.save_checkpoint(self.checkpoint_dir, training.model, training.optimizer,
                                                 training.step, plan.config, copy, accuracy, artifacts, run)
             self._publish(latest_checkpoint=saved.name)
         return accuracy
