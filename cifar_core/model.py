@@ -17,6 +17,7 @@ from keras import layers
 from cifar_core import architecture
 from cifar_core.augment import CROP_SIZE
 from cifar_core.config import NUM_CLASSES
+from cifar_core.winograd import WinogradConv2D
 
 
 def build_model(model_config, dtype="float32", plain_keras=False):
@@ -25,15 +26,18 @@ def build_model(model_config, dtype="float32", plain_keras=False):
     dtype: the Keras dtype policy of every layer but the softmax, which stays float32 so the loss
     is computed from full-precision probabilities. "mixed_bfloat16" computes in bfloat16 and keeps
     the weights float32, so its checkpoints load into a float32 model.
-    plain_keras: Keras' own BatchNormalization instead of FusedBatchNormalization: same variables and
-    results, slower; the baseline of benchmarks/train_throughput.py, and what export.py saves (a file needs no
-    cifar_core to load). The two load the same checkpoints (keyed by weights_by_name), but not each other's
+    plain_keras: Keras' own BatchNormalization and Conv2D instead of FusedBatchNormalization and (for conv2)
+    WinogradConv2D: same variables and results (to float rounding), slower; the baseline of
+    benchmarks/train_throughput.py, and what export.py saves (a file needs no cifar_core to load). The two load the same checkpoints (keyed by weights_by_name), but not each other's
     Keras weight files: Keras keys a `.weights.h5` by class-derived names (fused_batch_normalization...).
     Between models in memory, get_weights / set_weights match."""
     batch_norm_layer = layers.BatchNormalization if plain_keras else FusedBatchNormalization
+    # conv2 (64 input channels, most of the step's arithmetic) trains with Winograd's method in float32
+    conv2_layer = layers.Conv2D if plain_keras else WinogradConv2D
     inputs = keras.Input((CROP_SIZE, CROP_SIZE, 3), name="image")
-    x = _conv_block(inputs, "layer_conv1", batch_norm_layer, dtype)
-    x = _conv_block(x, "layer_conv2", batch_norm_layer if model_config.batch_norm_conv2 else None, dtype)
+    x = _conv_block(inputs, "layer_conv1", layers.Conv2D, batch_norm_layer, dtype)
+    x = _conv_block(x, "layer_conv2", conv2_layer, batch_norm_layer if model_config.batch_norm_conv2 else None,
+                    dtype)
     x = layers.Flatten(name="flatten", dtype=dtype)(x)
     x = layers.Dense(256, activation="relu", name="layer_fc1", dtype=dtype)(x)
     x = layers.Dense(128, activation="relu", name="layer_fc2", dtype=dtype)(x)
@@ -41,9 +45,9 @@ def build_model(model_config, dtype="float32", plain_keras=False):
     return keras.Model(inputs, outputs, name="cifar10_cnn")
 
 
-def _conv_block(x, name, batch_norm_layer, dtype):
+def _conv_block(x, name, conv_layer, batch_norm_layer, dtype):
     # A bias before batch-norm would be cancelled by its mean subtraction; batch-norm's beta replaces it.
-    x = layers.Conv2D(64, 5, padding="same", use_bias=batch_norm_layer is None, name=name, dtype=dtype)(x)
+    x = conv_layer(64, 5, padding="same", use_bias=batch_norm_layer is None, name=name, dtype=dtype)(x)
     if batch_norm_layer:
         # momentum 0.9 (Keras' default is 0.99): test-time statistics settle within ~50 steps, not ~500,
         # so even a short classroom run evaluates well.
