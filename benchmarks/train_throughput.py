@@ -11,7 +11,9 @@ Project: `cifar_core.training.step.TrainingStep.train_batch`, the step the
 background job runs (distortions batched inside the compiled step, fused batch-norm):
   project          as it trains on this machine: precision "auto" (bfloat16 maths where the CPU
                    does them natively, float32 otherwise; the line "precision" says which);
-  project_float32  the same step in float32, to show what bfloat16 adds.
+  project_float32  the same step in float32, to show what bfloat16 adds;
+  project_float32_direct_conv2  and with conv2 as oneDNN computes it, to show what
+                   Winograd's method (cifar_core.winograd) adds in float32.
 
 Both run in this one process, alternating, several repeats; medians and their
 ratio are printed. The machine is shared and noisy: compare only numbers from
@@ -24,14 +26,20 @@ import os
 import statistics
 import time
 from dataclasses import replace
+from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# cifar_core first: it turns on TensorFlow's oneDNN kernels, which must happen before TensorFlow loads. Imported
+# after keras, oneDNN stayed off on CPUs without AVX-512, for the project and the baseline both (on a Zen 3 the
+# project's step measured 470 images/s instead of ~1,350).
+import cifar_core  # noqa: E402, F401, I001
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from cifar_core import augment, data  # noqa: E402
+from cifar_core import model as model_module  # noqa: E402
 from cifar_core.augment import CROP_SIZE  # noqa: E402
 from cifar_core.config import Distortions, preset  # noqa: E402
 from cifar_core.model import build_model  # noqa: E402
@@ -79,6 +87,8 @@ def main():
 
     training = TrainingStep(config, dataset)
     float32_training = TrainingStep(replace(config, precision="float32"), dataset)
+    with mock.patch.object(model_module, "WinogradConv2D", keras.layers.Conv2D):  # conv2 as oneDNN computes it
+        direct_conv_training = TrainingStep(replace(config, precision="float32"), dataset)
 
     def project(training_step):
         def train(steps):
@@ -100,7 +110,8 @@ def main():
             distort(dataset.train_images[index], tf.constant([0, step]), config.distortions).numpy()
 
     contenders = {"baseline_fit": baseline_fit, "baseline_step": baseline_step, "project": project(training),
-                  "project_float32": project(float32_training), "distortions_only": distortions_only}
+                  "project_float32": project(float32_training),
+                  "project_float32_direct_conv2": project(direct_conv_training), "distortions_only": distortions_only}
     for fn in contenders.values():  # warm-up: graph tracing, tf.data buffers
         fn(10)
     results = {name: [] for name in contenders}
