@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # cifar_core first: it turns on TensorFlow's oneDNN kernels, which must happen before TensorFlow loads. Imported
 # after keras, oneDNN stayed off on CPUs without AVX-512, for the project and the baseline both (on a Zen 3 the
-# project's step measured 470 images/s instead of ~1,350).
+# project's step measured 470 images/s instead of ~1,450).
 import cifar_core  # noqa: E402, F401, I001
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -28,9 +28,10 @@ def build_model(model_config, dtype="float32", plain_keras=False):
     the weights float32, so its checkpoints load into a float32 model.
     plain_keras: Keras' own BatchNormalization and Conv2D instead of FusedBatchNormalization and (for conv2)
     WinogradConv2D: same variables and results (to float rounding), slower; the baseline of
-    benchmarks/train_throughput.py, and what export.py saves (a file needs no cifar_core to load). The two load the same checkpoints (keyed by weights_by_name), but not each other's
-    Keras weight files: Keras keys a `.weights.h5` by class-derived names (fused_batch_normalization...).
-    Between models in memory, get_weights / set_weights match."""
+    benchmarks/train_throughput.py, and what export.py saves (a file needs no cifar_core to load). The two
+    load the same checkpoints (keyed by weights_by_name), but not each other's Keras weight files: Keras
+    keys a `.weights.h5` by class-derived names (fused_batch_normalization...). Between models in memory,
+    get_weights / set_weights match."""
     batch_norm_layer = layers.BatchNormalization if plain_keras else FusedBatchNormalization
     # conv2 (64 input channels, most of the step's arithmetic) trains with Winograd's method in float32
     conv2_layer = layers.Conv2D if plain_keras else WinogradConv2D

@@ -5,7 +5,7 @@ each 8x8 tile of the padded input into 64 transformed values, multiplies them by
 kernel one position at a time (64 small matrix products over the channels), and turns the products
 back into the tile's 4x4 outputs: 4 multiply-adds per output instead of 25. The transforms are
 matrix products too, with fixed 0/±1/±2^k matrices. On conv2 (a batch of 256: 12x12x64 in, 12x12x64
-out) the forward and backward passes together took 84 ms instead of 186 ms with oneDNN's own float32
+out) the forward and backward passes together took ~80 ms instead of ~185 ms with oneDNN's own float32
 convolution on an AVX2-only AMD Zen 3 (benchmarks/train_throughput.py shows the whole step). It
 pays where there are many input channels: on conv1's 3 it was slower, so conv1 keeps Keras' conv.
 
