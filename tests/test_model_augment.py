@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from cifar_core import augment
-from cifar_core.config import PRESETS, Distortions, preset
+from cifar_core.config import CROP_FLIP, PRESETS, Distortions, preset
 from cifar_core.model import FusedBatchNormalization, build_model, conv_layer
 from cifar_core.training.step import resolve_precision
 
@@ -106,6 +106,35 @@ def test_flip_mirrors_the_crop():
     out = augment.distort(np.repeat(ramp[None], 32, axis=0), seed=(5, 5), distortions=only_flip).numpy()
     rising = out[:, 0, -1, 0] > out[:, 0, 0, 0]
     assert rising.any() and (~rising).any()
+
+
+def _colours_one_at_a_time(crops, draws, d):
+    """The colour distortions as the notebook applies them, one after another (NumPy): crops (B, 24, 24, 3)
+    in 0..1, draws (B, 8) the distortion's uniform draws."""
+    def uniform(column, low, high):
+        return (low + (high - low) * draws[:, column])[:, None, None, None]
+    rotation = augment._grey_axis_rotation(2 * np.pi * (-d.hue + 2 * d.hue * draws[:, 3])).numpy()  # (B, 3, 3)
+    x = np.einsum("bhwc,bdc->bhwd", crops, rotation)                  # hue
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    x = (x - mean) * uniform(4, *d.contrast) + mean                   # contrast
+    x = x + uniform(5, -d.brightness, d.brightness)                   # brightness
+    grey = (x * np.array(augment.LUMA)).sum(axis=-1, keepdims=True)
+    x = grey + (x - grey) * uniform(6, *d.saturation)                 # saturation
+    return np.clip(x, 0, 1)
+
+
+@pytest.mark.parametrize("distortions", [Distortions(), PRESETS["default"].distortions], ids=["notebook", "default"])
+def test_the_colour_distortions_in_one_pass_equal_them_one_at_a_time(distortions):
+    import tensorflow as tf
+
+    batch = np.random.default_rng(4).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    seed = (11, 5)
+    crops = augment.distort(batch, seed, CROP_FLIP).numpy()    # the same crops and flips, colours unchanged
+    draws = tf.random.stateless_uniform((64, 8), seed=seed).numpy()         # the draws distort makes
+    out = augment.distort(batch, seed, distortions).numpy()
+    expected = _colours_one_at_a_time(crops, draws, distortions)
+    assert np.abs(expected - crops).max() > 0.1                            # the colours did change
+    np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
 def test_test_time_input_is_the_centre_crop():
