@@ -7,7 +7,7 @@ checkpoint. The clock starts when start() is called, as when a teacher presses
 Start, so data loading, evaluation and checkpointing are all counted.
 
     .venv/bin/python benchmarks/time_to_accuracy.py --preset quick     # ~1 minute
-    .venv/bin/python benchmarks/time_to_accuracy.py --preset default   # ~17 minutes (~23 in float32)
+    .venv/bin/python benchmarks/time_to_accuracy.py --preset default   # ~7 min on a Zen 5 (~30 in float32, Zen 3)
     .venv/bin/python benchmarks/time_to_accuracy.py --preset default --minutes 6   # its first minutes
     .venv/bin/python benchmarks/time_to_accuracy.py --preset quick --precision float32   # as on a CPU
                                                          # without native bfloat16 (most Intel laptops)
