@@ -61,21 +61,28 @@ def training_pass(conv, kernel, input_gradient, jit_compile=False):
     return run
 
 
+def median_times(runs, arguments, repeats):
+    """{name: median seconds} of each run(*arguments), the runs interleaved `repeats` times after 3 rounds of
+    warm-up (tracing, compiling, oneDNN's kernel creation). On a CPU a call returns once its results exist."""
+    for _ in range(3):
+        for run in runs.values():
+            run(*arguments)
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run(*arguments)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(seconds) for name, seconds in times.items()}
+
+
 def compare(title, shape, ways, input_gradient, repeats):
     images = tf.random.uniform(shape, seed=1)
     kernel = tf.Variable(tf.random.normal([5, 5, shape[-1], 64], stddev=0.1, seed=2))
     output_gradient = tf.random.normal(shape[:-1] + [64], seed=3)
     runs = {name: training_pass(conv, kernel, input_gradient, **options) for name, (conv, options) in ways.items()}
     reference = [g.numpy() for g in runs["direct"](images, output_gradient)]
-    times = {name: [] for name in runs}
-    for _ in range(3):  # tracing, compiling, oneDNN's kernel creation
-        for run in runs.values():
-            run(images, output_gradient)
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            gradients = run(images, output_gradient)
-            times[name].append(time.perf_counter() - start)
+    times = median_times(runs, (images, output_gradient), repeats)
     print(f"\n{title}: forward + {'input and kernel' if input_gradient else 'kernel'} gradients, batch {shape[0]}")
     gradient_names = "input grad, kernel grad" if input_gradient else "kernel grad"
     print(f"  {'way':<14}{'ms':>8}  largest difference from direct ({gradient_names})")
@@ -83,12 +90,12 @@ def compare(title, shape, ways, input_gradient, repeats):
         gradients = run(images, output_gradient)
         differences = ", ".join(f"{abs(g.numpy() - r).max():.2g} of {abs(r).max():.3g}"
                                 for g, r in zip(gradients, reference))
-        print(f"  {name:<14}{statistics.median(times[name]) * 1000:8.1f}  {differences}")
+        print(f"  {name:<14}{times[name] * 1000:8.1f}  {differences}")
 
 
 def kernel_gradient_direct(inputs, output_gradient):
-    return tf.raw_ops.Conv2DBackpropFilter(input=inputs, filter_sizes=[5, 5, 64, 64], out_backprop=output_gradient,
-                                           strides=[1, 1, 1, 1], padding="SAME")
+    return tf.raw_ops.Conv2DBackpropFilter(input=inputs, filter_sizes=[5, 5, 64, 64],
+                                           out_backprop=output_gradient, strides=[1, 1, 1, 1], padding="SAME")
 
 
 def kernel_gradient_as_forward(inputs, output_gradient):
@@ -116,20 +123,12 @@ def compare_kernel_gradient(batch, repeats):
                                                       ("as_forward", kernel_gradient_as_forward),
                                                       ("as_matmul", kernel_gradient_as_matmul))}
     reference = tf.cast(runs["direct"](inputs, output_gradient), tf.float32).numpy()
-    times = {name: [] for name in runs}
-    for _ in range(3):
-        for run in runs.values():
-            run(inputs, output_gradient)
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run(inputs, output_gradient).numpy()
-            times[name].append(time.perf_counter() - start)
+    times = median_times(runs, (inputs, output_gradient), repeats)
     print(f"\nconv2's kernel gradient in bfloat16, batch {batch}")
     print(f"  {'way':<14}{'ms':>8}  largest difference from direct")
     for name, run in runs.items():
         difference = abs(tf.cast(run(inputs, output_gradient), tf.float32).numpy() - reference).max()
-        print(f"  {name:<14}{statistics.median(times[name]) * 1000:8.1f}  {difference:.2g} of {abs(reference).max():.3g}")
+        print(f"  {name:<14}{times[name] * 1000:8.1f}  {difference:.2g} of {abs(reference).max():.3g}")
 
 
 def main():
