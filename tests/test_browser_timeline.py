@@ -32,6 +32,12 @@ PICTURE = """() => { const plot = document.querySelector(
     return plot && plot.data ? JSON.stringify(plot.data.map(t => t.z || t.source || null)) : null }"""
 
 
+def drawn_picture(page):
+    """PICTURE once the filters are drawn, read in the same moment as the wait (a rerun can mark the chart stale
+    for a moment between a wait and a second read: CI once read null there)."""
+    return page.wait_for_function(PICTURE, timeout=SLOW).json_value()
+
+
 # Records, every animation frame, each change of the slider's label and whether the filters drawn with it are
 # not the trained ones: a snapshot shows for about half a second, shorter than an expect() poll may wait.
 RECORD = """trained => { window.seen = []; const tick = () => {
@@ -48,8 +54,7 @@ def test_play_steps_through_the_snapshots_from_the_untrained_network_to_the_end(
     open_page(page, "Filters")
     expect(shown_step(page)).to_have_attribute("aria-valuetext", "step 120 · 100%", timeout=SLOW)
     wait_until_idle(page)
-    page.wait_for_function(f"() => ({PICTURE})() !== null", timeout=SLOW)
-    trained = page.evaluate(PICTURE)  # conv1's colour patches at the end of the run
+    trained = drawn_picture(page)  # conv1's colour patches at the end of the run
     page.evaluate(RECORD, trained)
     button(page, "filters_play").click()
     expect(button(page, "filters_play")).to_have_text(re.compile("Pause$"), timeout=SLOW)
@@ -58,7 +63,7 @@ def test_play_steps_through_the_snapshots_from_the_untrained_network_to_the_end(
     seen = [(label.split(" · ")[0], other) for label, other in page.evaluate("window.seen")]
     assert [label for label, _ in seen] == ["step 120", "step 0 (untrained)", "step 50", "step 100", "step 120"]
     assert seen[1][1], "the untrained network's filters were never drawn at step 0"
-    assert page.evaluate(PICTURE) == trained  # back at the end: the trained filters again
+    assert drawn_picture(page) == trained  # back at the end: the trained filters again
 
 
 def step_label(label):
