@@ -7,7 +7,12 @@ such work calls its own `StepAside()` between two pieces (a training step, a bat
 while any page run is under way. Beyond a short burst it never gives away more than its share of its time, so a
 classroom clicking all the time slows that work, never stalls it. A run from the command line has no pages and never
 waits.
+
+Beyond those waits, the training run computes at a lower CPU priority (`lower_priority()`): what a page needs
+between two of them (the server's own threads, a browser on the same computer drawing what it was sent) gets
+the cores first, and when nothing else wants them the training has them all, as before.
 """
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -71,3 +76,28 @@ class StepAside:
         waited = time.monotonic() - now
         self._credit -= waited
         return waited
+
+
+BACKGROUND_NICENESS = 10  # Linux's nice: a thread at 10 gets ~1/10 of a core that a thread at 0 also wants
+
+
+def lower_priority(niceness=BACKGROUND_NICENESS):
+    """Linux: the calling thread and every thread of this process that Python did not start (TensorFlow's
+    compute pools, which run the training's and the pages' convolutions alike) at `niceness`; the server's own
+    Python threads keep theirs. Threads started later by a lowered thread inherit it. Elsewhere, and where a
+    thread is gone or the system refuses, nothing changes. -> how many threads were lowered."""
+    if not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"):
+        return 0
+    python_threads = {thread.native_id for thread in threading.enumerate()} - {threading.get_native_id()}
+    lowered = 0
+    for name in os.listdir("/proc/self/task"):
+        thread_id = int(name)
+        if thread_id in python_threads:
+            continue
+        try:
+            if os.getpriority(os.PRIO_PROCESS, thread_id) < niceness:
+                os.setpriority(os.PRIO_PROCESS, thread_id, niceness)
+            lowered += 1
+        except OSError:  # ended meanwhile, or not allowed: it keeps its priority
+            pass
+    return lowered

@@ -1,9 +1,11 @@
 """Pages first: work in the dashboard's process that can wait (a training run ...) waits between two pieces while
 a page is drawn (cifar_core/foreground.py), within limits, so it is slowed and never stalled."""
+import os
 import threading
 import time
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from cifar_core import foreground
@@ -104,3 +106,15 @@ def test_a_part_of_a_page_that_reruns_alone_on_a_click_counts_as_a_page_being_dr
 
     app = AppTest.from_function(page).run()
     assert [m.value for m in app.markdown] == ["pages being drawn: 1"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="thread priorities are read from Linux's /proc")
+def test_the_training_computes_at_a_lower_cpu_priority_than_the_servers_own_threads(job):
+    status = run_to_end(job, tiny_config(steps=3))
+    assert status.state == "finished"
+    python_threads = {thread.native_id for thread in threading.enumerate()}
+    native = [int(tid) for tid in os.listdir("/proc/self/task") if int(tid) not in python_threads]
+    priority = {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in native}
+    server = os.getpriority(os.PRIO_PROCESS, threading.main_thread().native_id)
+    assert native and all(value >= foreground.BACKGROUND_NICENESS for value in priority.values()), priority
+    assert server < foreground.BACKGROUND_NICENESS  # a page's own Python threads keep the cores first

@@ -212,6 +212,7 @@ class TrainingJob:
 
         if start == 0 and self.keep_snapshots:  # the untrained network: where every timeline begins
             self._save(training, history, plan, checkpoint=False, snapshot=True)
+        foreground.lower_priority()  # this thread and TensorFlow's (started by now): pages get the cores first
         saved_step = start
         window_acc, window_loss = [], []
         clock = time.perf_counter()
