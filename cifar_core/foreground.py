@@ -85,19 +85,13 @@ def lower_priority(niceness=BACKGROUND_NICENESS):
     """Linux: the calling thread and every thread of this process that Python did not start (TensorFlow's
     compute pools, which run the training's and the pages' convolutions alike) at `niceness`; the server's own
     Python threads keep theirs. Threads started later by a lowered thread inherit it. Elsewhere, and where a
-    thread is gone or the system refuses, nothing changes. -> how many threads were lowered."""
+    thread is gone or the system refuses, nothing changes."""
     if not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"):
-        return 0
+        return
     python_threads = {thread.native_id for thread in threading.enumerate()} - {threading.get_native_id()}
-    lowered = 0
-    for name in os.listdir("/proc/self/task"):
-        thread_id = int(name)
-        if thread_id in python_threads:
-            continue
+    for thread_id in {int(name) for name in os.listdir("/proc/self/task")} - python_threads:
         try:
             if os.getpriority(os.PRIO_PROCESS, thread_id) < niceness:
                 os.setpriority(os.PRIO_PROCESS, thread_id, niceness)
-            lowered += 1
         except OSError:  # ended meanwhile, or not allowed: it keeps its priority
             pass
-    return lowered
