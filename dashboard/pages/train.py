@@ -69,8 +69,6 @@ def draw_charts(history, kept):
                              partial(tables.history_csv, history), key="train_history_csv",
                              help="Every logged step: training and test loss and accuracy, learning rate.")
         st.caption(downloads.CHARTS_AS_PICTURES)
-    if "train_open_step" in st.session_state:  # a diamond was clicked: this is the charts' fragment rerunning;
-        st.rerun(scope="app")                # a page switch from a fragment drew an empty page: the app's run opens it
 
 
 def _picked_snapshot(key):
@@ -158,10 +156,14 @@ def draw_live_status(job, shown, every):
 def draw_live_charts(job):
     """The charts, redrawn every CHART_SECONDS (times the status interval) while a run goes: a fragment of
     their own, so the status's redraws neither rebuild nor resend them."""
+    # A clicked diamond (_picked_snapshot): the app's run opens its page (a switch from a fragment drew an empty
+    # page), asked for before the charts are drawn: until the new page starts, this page's timers still run.
+    if "train_open_step" in st.session_state:
+        st.rerun(scope="app")
     draw_charts(*chart_history(job))
 
 
-if (opened_step := st.session_state.pop("train_open_step", None)) is not None:  # a clicked diamond (draw_charts)
+if (opened_step := st.session_state.pop("train_open_step", None)) is not None:  # a clicked diamond (draw_live_charts)
     timeline.open_at(st.session_state.get("train_open_on") or navigation.FILTERS, opened_step)
 navigation.page_header(
     "Train",
