@@ -12,12 +12,12 @@ from cifar_core.training.plan import describe_settings
 from dashboard.figures.curves import accuracy_figure, loss_figure
 from dashboard.ui import downloads, loaders, navigation, roles, run_controls, state, timeline, words
 
-# The status redraws every second while a run goes (less often with many browsers watching: redraw_seconds);
-# while none does, the page checks every IDLE_SECONDS, so that a run started anywhere shows everywhere, and
-# redraws only when something changed; the charts every
-# CHART_SECONDS times that: each chart redraw costs every watching browser ~0.12 s of CPU, a status one ~0.06
-# (benchmarks/dashboard_budgets.py measures the effect on training).
-CHART_SECONDS = 3.0
+# The status redraws every second while a run goes (less often with many browsers watching:
+# state.redraw_seconds); while none does, the page checks every IDLE_SECONDS, so that a run started
+# anywhere shows everywhere, and redraws only when something changed. The charts redraw every
+# CHART_SECONDS times the status: each chart redraw costs a browser ~0.27 s of CPU, a status one ~0.08
+# (Chromium's own count, on a Zen 5; benchmarks/dashboard_budgets.py measures the effect on training).
+CHART_SECONDS = 5.0
 IDLE_SECONDS = 1.5
 CHARTS = ("train_accuracy_chart", "train_loss_chart")
 OPEN_ON = (navigation.FILTERS, navigation.FEATURE_MAPS, navigation.CONFUSION)  # pages a snapshot opens on
@@ -128,22 +128,15 @@ def draw_checkpoints(saved, damaged):
     st.caption(f"Saved in `{loaders.checkpoint_dir().resolve()}`; the newest few are kept.")
 
 
-def redraw_seconds(watchers):
-    """How often each browser redraws the running status: every second for one or two browsers, less often
-    for more, so that a classroom's browsers together cost the server (and the training) about 1.5 redraws a
-    second whatever their number (3 browsers at two a second cost a 2-core Zen 5's training 17%; at 1.5, 11%)."""
-    return 1.0 if watchers <= 2 else watchers / 1.5
-
-
 def draw_live_status(job, shown, every):
     """Every `every` seconds: the whole page again if something it shows has changed (the run's state or its
     last control, the checkpoints, or the audience); else, while a run goes, the status. While none goes,
     it draws nothing: a check that changes nothing costs the browsers nothing."""
     status = job.status()
     saved = checkpoints.list_checkpoints(loaders.checkpoint_dir())  # oldest first
-    watchers = state.train_page_watchers(every)
+    watchers, here = state.train_page_watchers(every, roles.peer_address() is None)
     if (status.state, status.changed_at, [c.path for c in saved]) != shown or \
-            (status.active and redraw_seconds(watchers) != every):
+            (status.active and state.redraw_seconds(watchers, here) != every):
         st.rerun()
     if not status.active:
         return
@@ -185,7 +178,8 @@ else:
     st.info("The teacher controls this run from the computer that runs the dashboard: you see it live, as it "
             "trains. Every other page is yours to explore.")
 run_controls.draw_notices()
-every = redraw_seconds(state.train_page_watchers(1.0)) if status.active else IDLE_SECONDS
+local = roles.peer_address() is None  # this browser draws on the training's cores
+every = state.redraw_seconds(*state.train_page_watchers(1.0, local)) if status.active else IDLE_SECONDS
 if not status.active:
     draw_status(status, saved[-1] if saved else None, teacher)  # drawn once; the fragment below only checks
 st.fragment(draw_live_status, run_every=every)(job, (status.state, status.changed_at, [c.path for c in saved]),
