@@ -128,13 +128,14 @@ def draw_checkpoints(saved, damaged):
     st.caption(f"Saved in `{loaders.checkpoint_dir().resolve()}`; the newest few are kept.")
 
 
-def draw_live_status(job, shown, every):
+def draw_live_status(job, shown, every, local):
     """Every `every` seconds: the whole page again if something it shows has changed (the run's state or its
     last control, the checkpoints, or the audience); else, while a run goes, the status. While none goes,
-    it draws nothing: a check that changes nothing costs the browsers nothing."""
+    it draws nothing: a check that changes nothing costs the browsers nothing. `local`: this browser is on
+    the server's computer (it counts among the watchers there)."""
     status = job.status()
     saved = checkpoints.list_checkpoints(loaders.checkpoint_dir())  # oldest first
-    watchers, here = state.train_page_watchers(every, roles.peer_address() is None)
+    watchers, here = state.train_page_watchers(every, local)
     if (status.state, status.changed_at, [c.path for c in saved]) != shown or \
             (status.active and state.redraw_seconds(watchers, here) != every):
         st.rerun()
@@ -183,7 +184,7 @@ every = state.redraw_seconds(*state.train_page_watchers(1.0, local)) if status.a
 if not status.active:
     draw_status(status, saved[-1] if saved else None, teacher)  # drawn once; the fragment below only checks
 st.fragment(draw_live_status, run_every=every)(job, (status.state, status.changed_at, [c.path for c in saved]),
-                                              every)
+                                              every, local)
 st.fragment(draw_live_charts, run_every=CHART_SECONDS * every if status.active else None)(job)
 draw_checkpoints(saved, damaged)
 run_controls.set_aside_runs(loaders.checkpoint_dir(), teacher, busy=status.active)
